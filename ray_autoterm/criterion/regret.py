@@ -1,0 +1,238 @@
+"""The GP upper bound on the simple regret (Eq. 8) and its confidence parameter ``β_t``."""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from typing import Any
+
+import numpy as np
+import torch
+
+from ray_autoterm._validation import check_open_unit, check_positive_float, check_positive_int
+from ray_autoterm.errors import invalid
+
+DTYPE = torch.float64
+
+
+def regret_bound_beta(
+    num_params: int, num_observations: int, delta: float = 0.1, scale: float = 0.2
+) -> float:
+    """Confidence parameter ``β_t`` of the regret bound (Appendix A.2.3, after Srinivas et al.)::
+
+        β_t = scale · 2·log(d · t² · π² / (6·δ))
+
+    With the default ``scale = 0.2`` this is the paper's ``2·log(d t² π² / (6δ)) / 5``. The
+    bounds use ``sqrt(β_t)·σ``, as BoTorch's ``UpperConfidenceBound`` does.
+
+    Args:
+        num_params: ``d``, the number of tuned hyperparameters (>= 1).
+        num_observations: ``t``, the number of observations the GP was fitted on (>= 1).
+        delta: ``δ`` in (0, 1), the confidence level of Srinivas et al.'s bound.
+        scale: Multiplies the Srinivas value; 0.2 is the paper's division by 5.
+
+    Returns:
+        ``β_t`` (may be small for tiny ``d·t²``; it is clipped at 0 since a negative ``β``
+        has no meaning).
+
+    Example:
+        >>> round(regret_bound_beta(2, 20), 4)
+        3.1216
+    """
+    d = check_positive_int("num_params", num_params)
+    t = check_positive_int("num_observations", num_observations)
+    delta = check_open_unit("delta", delta)
+    scale = check_positive_float("scale", scale)
+    return max(0.0, scale * 2.0 * math.log(d * t**2 * math.pi**2 / (6.0 * delta)))
+
+
+def top_subset_size(num_observations: int, min_size: int = 20, fraction: float = 0.5) -> int:
+    """How many of the best observations the bound's GP is fitted on (Appendix A.2)::
+
+        n_fit = min(n, max(min_size, ⌊fraction · n⌋))
+
+    Example:
+        >>> [top_subset_size(n) for n in (10, 20, 30, 41, 100)]
+        [10, 20, 20, 20, 50]
+    """
+    n = check_positive_int("num_observations", num_observations, minimum=0)
+    min_size = check_positive_int("min_size", min_size)
+    if not 0 < fraction <= 1:
+        raise invalid("fraction", fraction, "a number in (0, 1]")
+    return min(n, max(min_size, int(math.floor(fraction * n))))
+
+
+def top_subset(losses: np.ndarray, min_size: int = 20, fraction: float = 0.5) -> np.ndarray:
+    """Indices of the ``n_fit`` smallest losses (stable order for ties)."""
+    losses = np.asarray(losses, dtype=np.float64).reshape(-1)
+    n_fit = top_subset_size(losses.size, min_size, fraction)
+    return np.argsort(losses, kind="stable")[:n_fit]
+
+
+@dataclasses.dataclass(frozen=True)
+class RegretBound:
+    """The pieces of Eq. 8, in the metric's units (minimisation).
+
+    Attributes:
+        beta: ``β_t``.
+        min_ucb: ``min_{γ ∈ G_t} μ_t(γ) + sqrt(β_t)·σ_t(γ)``.
+        min_lcb: ``min_{γ ∈ Γ} μ_t(γ) − sqrt(β_t)·σ_t(γ)``.
+        argmin_lcb: Where ``min_lcb`` was found (encoded space, ``d``-vector).
+    """
+
+    beta: float
+    min_ucb: float
+    min_lcb: float
+    argmin_lcb: np.ndarray
+
+    @property
+    def bound(self) -> float:
+        """``r̄_t = min_ucb − min_lcb``."""
+        return self.min_ucb - self.min_lcb
+
+
+def confidence_bounds(model: Any, X: torch.Tensor, beta: float) -> tuple[torch.Tensor, torch.Tensor]:
+    """Lower and upper confidence bounds ``μ ∓ sqrt(β)·σ`` of the latent function.
+
+    Args:
+        model: A fitted BoTorch model with one outcome.
+        X: ``n x d`` points.
+        beta: ``β``.
+
+    Returns:
+        ``(lcb, ucb)``, each of shape ``n``.
+    """
+    with torch.no_grad():
+        post = model.posterior(X.unsqueeze(-2))  # n x 1 x d: one point per batch
+        mean = post.mean.reshape(-1)
+        sd = post.variance.clamp_min(0.0).sqrt().reshape(-1)
+    width = math.sqrt(beta) * sd
+    return mean - width, mean + width
+
+
+def minimize_lcb(
+    model: Any,
+    bounds: np.ndarray,
+    beta: float,
+    cat_dims: list[int],
+    candidates: np.ndarray,
+    *,
+    num_restarts: int = 8,
+    raw_samples: int = 256,
+    seed: int = 0,
+) -> tuple[float, np.ndarray]:
+    """``min_{γ ∈ Γ} lcb(γ)`` by BoTorch's multi-start gradient optimisation.
+
+    The starting points are the best of ``raw_samples`` scrambled-Sobol points *and* of the
+    ``candidates`` (the evaluated points, the previous decision's minimiser), chosen by BoTorch's
+    Boltzmann rule; the restarts are optimised as one batch by L-BFGS-B. With categorical
+    dimensions the minimisation is BoTorch's mixed alternating optimiser. The candidates' own
+    values take part in the minimum, so the result is never above the minimum over them.
+
+    Args:
+        model: The fitted GP.
+        bounds: ``2 x d`` bounds of the encoded space.
+        beta: ``β_t``.
+        cat_dims: Categorical dimensions (their bounds are ``0 .. n_choices-1``).
+        candidates: ``m x d`` points to include (evaluated configs, earlier minimisers).
+        num_restarts: Gradient restarts.
+        raw_samples: Quasi-random points screened for the restarts.
+        seed: Seeds the quasi-random screening.
+
+    Returns:
+        ``(min_lcb, argmin)`` with ``argmin`` a ``d``-vector.
+    """
+    from botorch.acquisition import UpperConfidenceBound
+    from botorch.optim import optimize_acqf
+    from botorch.optim.initializers import initialize_q_batch
+    from botorch.optim.optimize_mixed import optimize_acqf_mixed_alternating
+    from botorch.utils.sampling import draw_sobol_samples, manual_seed
+
+    # UCB with maximize=False is −μ + sqrt(β)σ = −lcb: maximising it minimises the LCB.
+    acqf = UpperConfidenceBound(model, beta=beta, maximize=False)
+    b = torch.as_tensor(bounds, dtype=DTYPE)
+    cand = torch.as_tensor(np.atleast_2d(candidates), dtype=DTYPE)
+    with torch.no_grad():
+        cand_vals = acqf(cand.unsqueeze(-2))
+    best_i = int(cand_vals.argmax())
+    best_val, best_x = float(cand_vals[best_i]), cand[best_i]
+
+    with manual_seed(seed):
+        if cat_dims:
+            cat_map = {i: list(range(int(bounds[1, i]) + 1)) for i in cat_dims}
+            X, val = optimize_acqf_mixed_alternating(
+                acqf, bounds=b, cat_dims=cat_map, num_restarts=num_restarts,
+                raw_samples=raw_samples,
+            )
+            X, val = X.reshape(-1), float(val.reshape(-1)[0])
+        else:
+            raw = draw_sobol_samples(bounds=b, n=raw_samples, q=1, seed=seed).to(DTYPE)
+            pool = torch.cat([raw, cand.unsqueeze(-2)])
+            with torch.no_grad():
+                pool_vals = acqf(pool)
+            ics, _ = initialize_q_batch(pool, pool_vals, n=num_restarts)
+            ics[0] = cand[best_i]  # the best candidate always gets a restart
+            X, vals = optimize_acqf(
+                acqf, bounds=b, q=1, num_restarts=num_restarts, batch_initial_conditions=ics,
+                return_best_only=True, retry_on_optimization_warning=False,
+                options={"maxiter": 200},
+            )
+            X, val = X.reshape(-1), float(vals.reshape(-1)[0])
+    if best_val > val:
+        val, X = best_val, best_x
+    return -val, X.detach().numpy().copy()
+
+
+def regret_bound(
+    model: Any,
+    X_evaluated: np.ndarray,
+    bounds: np.ndarray,
+    beta: float,
+    cat_dims: list[int] | None = None,
+    extra_candidates: np.ndarray | None = None,
+    *,
+    num_restarts: int = 8,
+    raw_samples: int = 256,
+    seed: int = 0,
+) -> RegretBound:
+    """The regret upper bound of Eq. 8 from a fitted GP::
+
+        r̄_t = min_{γ ∈ G_t} ucb_t(γ) − min_{γ ∈ Γ} lcb_t(γ),   ucb/lcb = μ_t ± sqrt(β_t)·σ_t
+
+    Args:
+        model: A fitted single-outcome BoTorch model of the losses (posterior in metric units).
+        X_evaluated: ``n x d`` evaluated points ``G_t`` that the model was fitted on.
+        bounds: ``2 x d`` bounds of ``Γ`` in the encoded space.
+        beta: ``β_t`` (see :func:`regret_bound_beta`).
+        cat_dims: Categorical dimensions.
+        extra_candidates: ``m x d`` further starting points for the LCB minimisation
+            (e.g. the previous decision's minimiser).
+        num_restarts: Gradient restarts of the LCB minimisation.
+        raw_samples: Quasi-random points screened for the restarts.
+        seed: Seeds the screening.
+
+    Returns:
+        A :class:`RegretBound`. Since the evaluated points are candidates of the LCB
+        minimisation, ``min_lcb <= min over G_t of lcb``, hence ``bound >= 0`` up to the GP's
+        numerics.
+
+    Example:
+        >>> import numpy as np
+        >>> from ray_autoterm.gp import fit_gp
+        >>> rng = np.random.default_rng(0)
+        >>> X = rng.random((20, 2)); y = ((X - 0.3) ** 2).sum(1) + 0.01 * rng.standard_normal(20)
+        >>> rb = regret_bound(fit_gp(X, y), X, np.array([[0., 0.], [1., 1.]]), beta=2.0)
+        >>> rb.bound > 0
+        True
+    """
+    X_eval = torch.as_tensor(np.atleast_2d(X_evaluated), dtype=DTYPE)
+    lcb_eval, ucb_eval = confidence_bounds(model, X_eval, beta)
+    candidates = X_eval.numpy()
+    if extra_candidates is not None and len(extra_candidates):
+        candidates = np.vstack([candidates, np.atleast_2d(extra_candidates)])
+    min_lcb, argmin = minimize_lcb(
+        model, bounds, beta, list(cat_dims or []), candidates,
+        num_restarts=num_restarts, raw_samples=raw_samples, seed=seed,
+    )
+    min_lcb = min(min_lcb, float(lcb_eval.min()))
+    return RegretBound(beta=beta, min_ucb=float(ucb_eval.min()), min_lcb=min_lcb, argmin_lcb=argmin)

@@ -1,0 +1,198 @@
+"""The Gaussian-process surrogate: a BoTorch model fitted by type-II maximum likelihood.
+
+Model (the paper's, Appendix A.2): float64, Matérn-5/2 kernel with one lengthscale per dimension
+(BoTorch's dimension-scaled log-normal lengthscale prior), a learned homoscedastic noise term,
+standardised outcomes (``Standardize``; posteriors come back in the metric's units). Inputs are
+already in the unit cube (see :mod:`ray_autoterm.space`), which is the input normalisation.
+With categorical dimensions the model is BoTorch's ``MixedSingleTaskGP`` (the same Matérn kernel
+on the numeric dimensions, combined with a categorical kernel).
+
+Fitting uses :func:`botorch.fit.fit_gpytorch_mll`: L-BFGS-B on the exact marginal log likelihood,
+retried up to 5 times from hyperparameters resampled from their priors when the optimiser fails
+or warns. :class:`GPFitter` warm-starts each fit from the previous one's hyperparameters (the
+first attempt then usually converges in a few iterations) and caches the fitted model by data,
+so that a stopper and a searcher asking for the same data share one fit.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import threading
+import warnings
+from typing import Any
+
+import numpy as np
+import torch
+
+from ray_autoterm.errors import GPFitError
+
+logger = logging.getLogger(__name__)
+
+DTYPE = torch.float64
+
+# Only the hyperparameters are carried over between fits: the outcome transform's buffers and the
+# training data belong to the data the model was fitted on.
+_WARM_PREFIXES = ("likelihood.", "covar_module.", "mean_module.")
+
+
+def build_gp(train_X: torch.Tensor, train_Y: torch.Tensor, cat_dims: list[int]) -> Any:
+    """Build (not fit) the GP for ``n x d`` inputs and ``n x 1`` outcomes.
+
+    Args:
+        train_X: ``n x d`` inputs in the encoded space (float64).
+        train_Y: ``n x 1`` outcomes (losses, to be minimised).
+        cat_dims: Indices of categorical dimensions (category indices as values).
+
+    Returns:
+        A ``SingleTaskGP`` or, with categorical dimensions, a ``MixedSingleTaskGP``.
+    """
+    from botorch.models import MixedSingleTaskGP, SingleTaskGP
+    from botorch.models.transforms.outcome import Standardize
+    from botorch.models.utils.gpytorch_modules import get_covar_module_with_dim_scaled_prior
+
+    def matern(**kwargs: Any) -> Any:
+        return get_covar_module_with_dim_scaled_prior(use_rbf_kernel=False, **kwargs)
+
+    d = train_X.shape[-1]
+    if cat_dims:
+        return MixedSingleTaskGP(
+            train_X, train_Y, cat_dims=list(cat_dims), cont_kernel_factory=matern,
+            outcome_transform=Standardize(m=1),
+        )
+    return SingleTaskGP(
+        train_X, train_Y, covar_module=matern(ard_num_dims=d), outcome_transform=Standardize(m=1)
+    )
+
+
+def fit_gp(
+    X: np.ndarray,
+    y: np.ndarray,
+    cat_dims: list[int] | None = None,
+    warm_start: dict[str, torch.Tensor] | None = None,
+) -> Any:
+    """Fit the GP to ``n x d`` inputs ``X`` and ``n`` losses ``y``.
+
+    Args:
+        X: ``n x d`` encoded inputs.
+        y: ``n`` losses (finite).
+        cat_dims: Categorical dimensions of ``X``.
+        warm_start: Hyperparameters (a state dict) of an earlier fit of the same model structure,
+            used as the first attempt's starting point.
+
+    Returns:
+        The fitted model, in eval mode.
+
+    Raises:
+        GPFitError: when ``fit_gpytorch_mll`` fails on every attempt, or the data are unusable.
+
+    Example:
+        >>> import numpy as np
+        >>> rng = np.random.default_rng(0)
+        >>> X = rng.random((12, 2)); y = ((X - 0.5) ** 2).sum(1)
+        >>> model = fit_gp(X, y)
+        >>> model.posterior(torch.tensor(X[:1])).mean.shape
+        torch.Size([1, 1])
+    """
+    from botorch.fit import fit_gpytorch_mll
+    from gpytorch.mlls import ExactMarginalLogLikelihood
+
+    X = np.asarray(X, dtype=np.float64)
+    y = np.asarray(y, dtype=np.float64).reshape(-1)
+    if X.ndim != 2 or X.shape[0] != y.shape[0] or X.shape[0] < 2:
+        raise GPFitError(f"Need at least 2 observations as n x d inputs; got X {X.shape}, y {y.shape}.")
+    if not np.all(np.isfinite(X)) or not np.all(np.isfinite(y)):
+        raise GPFitError("The GP's training data contain NaN or infinite values.")
+    train_X = torch.from_numpy(X).to(DTYPE)
+    train_Y = torch.from_numpy(y).to(DTYPE).unsqueeze(-1)
+    try:
+        with warnings.catch_warnings():
+            # A constant outcome (all losses equal) is valid here; BoTorch warns about it.
+            warnings.filterwarnings("ignore", message=".*std.*", category=RuntimeWarning)
+            warnings.filterwarnings("ignore", category=UserWarning, module="botorch.models.utils")
+            model = build_gp(train_X, train_Y, list(cat_dims or []))
+            if warm_start:
+                own = model.state_dict()
+                compatible = {
+                    k: v for k, v in warm_start.items()
+                    if k.startswith(_WARM_PREFIXES) and k in own and own[k].shape == v.shape
+                }
+                model.load_state_dict(compatible, strict=False)
+            mll = ExactMarginalLogLikelihood(model.likelihood, model)
+            fit_gpytorch_mll(mll)
+    except Exception as exc:  # ModelFittingError, linear-algebra errors, ...
+        raise GPFitError(f"The GP fit failed on {X.shape[0]} observations: {exc}") from exc
+    model.eval()
+    return model
+
+
+def hyperparameters(model: Any) -> dict[str, torch.Tensor]:
+    """The warm-startable part of a fitted model's state dict (detached copies)."""
+    return {
+        k: v.detach().clone() for k, v in model.state_dict().items() if k.startswith(_WARM_PREFIXES)
+    }
+
+
+class GPFitter:
+    """Fits GPs with warm starts and a cache keyed by the training data; counts the fits.
+
+    One fitter may be shared by a stopper and a searcher (in one driver process): a request for
+    data already fitted returns the cached model instead of fitting again, and :attr:`num_fits`
+    counts the fits really made. The cache holds torch models and is dropped on pickling.
+
+    Args:
+        cache_size: Fitted models kept (least recently used are dropped).
+
+    Example:
+        >>> import numpy as np
+        >>> fitter = GPFitter()
+        >>> X = np.random.default_rng(1).random((10, 2)); y = X.sum(1)
+        >>> m1 = fitter.fit(X, y, [], role="bound"); m2 = fitter.fit(X, y, [], role="search")
+        >>> fitter.num_fits, m1 is m2
+        (1, True)
+    """
+
+    def __init__(self, cache_size: int = 4) -> None:
+        self.cache_size = cache_size
+        self.num_fits = 0
+        self.fits_by_role: dict[str, int] = {}
+        self._init_runtime()
+
+    def _init_runtime(self) -> None:
+        self._cache: dict[str, Any] = {}
+        self._warm: dict[tuple[Any, ...], dict[str, torch.Tensor]] = {}
+        self._lock = threading.Lock()
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {"cache_size": self.cache_size, "num_fits": self.num_fits,
+                "fits_by_role": dict(self.fits_by_role)}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self._init_runtime()
+
+    def fit(self, X: np.ndarray, y: np.ndarray, cat_dims: list[int], role: str = "bound") -> Any:
+        """Return a GP fitted to ``(X, y)``, from the cache when the same data were fitted.
+
+        ``role`` only labels the fit in :attr:`fits_by_role` and picks the warm-start slot.
+        """
+        X = np.ascontiguousarray(X, dtype=np.float64)
+        y = np.ascontiguousarray(y, dtype=np.float64).reshape(-1)
+        key = hashlib.sha1(X.tobytes() + y.tobytes() + repr(cat_dims).encode()).hexdigest()
+        structure = (role, X.shape[1], tuple(cat_dims))
+        with self._lock:
+            model = self._cache.pop(key, None)
+            if model is not None:
+                self._cache[key] = model  # most recently used last
+                return model
+            warm = self._warm.get(structure)
+        # Fit outside the lock: a searcher's fit must never wait for a stopper's, and vice versa.
+        model = fit_gp(X, y, cat_dims, warm_start=warm)
+        with self._lock:
+            self.num_fits += 1
+            self.fits_by_role[role] = self.fits_by_role.get(role, 0) + 1
+            self._warm[structure] = hyperparameters(model)
+            self._cache[key] = model
+            while len(self._cache) > self.cache_size:
+                self._cache.pop(next(iter(self._cache)))
+        return model

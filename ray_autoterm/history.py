@@ -1,0 +1,135 @@
+"""Trial records: each completed trial's config and its fold scores, as reported.
+
+The history is plain data (lists, dicts, floats): it pickles into Tune's experiment state and
+into the searcher's checkpoint, and two copies can be merged after a restore without losing a
+trial (:meth:`History.merge`).
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import math
+from collections.abc import Iterator, Mapping, Sequence
+from typing import Any
+
+
+@dataclasses.dataclass
+class TrialRecord:
+    """One trial's evaluation.
+
+    Attributes:
+        trial_id: Tune's trial id.
+        config: The trial's configuration (nested dict).
+        fold_scores: The fold values as reported (metric units and sign), in fold order.
+        val_train_ratio: ``n_val / n_train`` the trial reported, if any (else the criterion's).
+        complete: Whether all folds are in (a streamed trial may be partial).
+        order: Completion order, used to break ties and to replay decisions in time order.
+    """
+
+    trial_id: str
+    config: dict[str, Any]
+    fold_scores: list[float]
+    val_train_ratio: float | None = None
+    complete: bool = True
+    order: int = 0
+
+    @property
+    def value(self) -> float:
+        """The mean of the fold scores (the objective ``f̂``), as reported."""
+        return sum(self.fold_scores) / len(self.fold_scores)
+
+    @property
+    def valid(self) -> bool:
+        """At least 2 folds, all finite: usable by the criterion."""
+        return len(self.fold_scores) >= 2 and all(math.isfinite(v) for v in self.fold_scores)
+
+
+class History:
+    """Completed trials in completion order, at most one record per trial id.
+
+    Example:
+        >>> h = History()
+        >>> h.add("a", {"x": 1.0}, [0.3, 0.2])
+        True
+        >>> h.add("a", {"x": 1.0}, [0.3, 0.2])  # the same final result again: no change
+        False
+        >>> len(h), h["a"].value
+        (1, 0.25)
+    """
+
+    def __init__(self) -> None:
+        self._records: dict[str, TrialRecord] = {}
+        self._counter = 0
+
+    def add(
+        self,
+        trial_id: str,
+        config: Mapping[str, Any],
+        fold_scores: Sequence[float],
+        val_train_ratio: float | None = None,
+        complete: bool = True,
+    ) -> bool:
+        """Record a trial's folds. Returns whether the history changed.
+
+        A trial already recorded as complete is only replaced by a different complete fold
+        list (a trial that reported twice keeps its last complete list); a partial record is
+        replaced by any longer or complete one.
+        """
+        old = self._records.get(trial_id)
+        scores = [float(v) for v in fold_scores]
+        if old is not None:
+            if old.fold_scores == scores and old.complete == complete:
+                return False
+            if old.complete and not complete:
+                return False
+            order = old.order
+        else:
+            self._counter += 1
+            order = self._counter
+        self._records[trial_id] = TrialRecord(
+            trial_id, copy.deepcopy(dict(config)), scores, val_train_ratio, complete, order
+        )
+        return True
+
+    def merge(self, other: History) -> None:
+        """Take every record of ``other`` this history lacks (or holds less complete)."""
+        for rec in sorted(other, key=lambda r: r.order):
+            mine = self._records.get(rec.trial_id)
+            if mine is None or (rec.complete and not mine.complete) or (
+                rec.complete == mine.complete and len(rec.fold_scores) > len(mine.fold_scores)
+            ):
+                self.add(rec.trial_id, rec.config, rec.fold_scores, rec.val_train_ratio, rec.complete)
+
+    def completed(self) -> list[TrialRecord]:
+        """Complete records in completion order (valid or not)."""
+        return sorted((r for r in self._records.values() if r.complete), key=lambda r: r.order)
+
+    def valid(self) -> list[TrialRecord]:
+        """Complete records with at least 2 finite folds, in completion order."""
+        return [r for r in self.completed() if r.valid]
+
+    def __getitem__(self, trial_id: str) -> TrialRecord:
+        return self._records[trial_id]
+
+    def __contains__(self, trial_id: object) -> bool:
+        return trial_id in self._records
+
+    def __iter__(self) -> Iterator[TrialRecord]:
+        return iter(list(self._records.values()))
+
+    def __len__(self) -> int:
+        return len(self._records)
+
+    def to_list(self) -> list[dict[str, Any]]:
+        """Plain data for checkpoints."""
+        return [dataclasses.asdict(r) for r in sorted(self._records.values(), key=lambda r: r.order)]
+
+    @classmethod
+    def from_list(cls, rows: Sequence[Mapping[str, Any]]) -> History:
+        h = cls()
+        for row in rows:
+            rec = TrialRecord(**row)
+            h._records[rec.trial_id] = rec
+            h._counter = max(h._counter, rec.order)
+        return h
