@@ -161,6 +161,7 @@ class GPFitter:
     def _init_runtime(self) -> None:
         self._cache: dict[str, Any] = {}
         self._warm: dict[tuple[Any, ...], dict[str, torch.Tensor]] = {}
+        self._in_flight: dict[str, threading.Event] = {}
         self._lock = threading.Lock()
 
     def __getstate__(self) -> dict[str, Any]:
@@ -179,20 +180,34 @@ class GPFitter:
         X = np.ascontiguousarray(X, dtype=np.float64)
         y = np.ascontiguousarray(y, dtype=np.float64).reshape(-1)
         key = hashlib.sha1(X.tobytes() + y.tobytes() + repr(cat_dims).encode()).hexdigest()
-        structure = (role, X.shape[1], tuple(cat_dims))
-        with self._lock:
-            model = self._cache.pop(key, None)
-            if model is not None:
-                self._cache[key] = model  # most recently used last
-                return model
-            warm = self._warm.get(structure)
-        # Fit outside the lock: a searcher's fit must never wait for a stopper's, and vice versa.
-        model = fit_gp(X, y, cat_dims, warm_start=warm)
-        with self._lock:
-            self.num_fits += 1
-            self.fits_by_role[role] = self.fits_by_role.get(role, 0) + 1
-            self._warm[structure] = hyperparameters(model)
-            self._cache[key] = model
-            while len(self._cache) > self.cache_size:
-                self._cache.pop(next(iter(self._cache)))
+        structure = (role, X.shape[1], tuple(cat_dims))  # warm-start slot
+        while True:
+            with self._lock:
+                model = self._cache.pop(key, None)
+                if model is not None:
+                    self._cache[key] = model  # most recently used last
+                    return model
+                pending = self._in_flight.get(key)
+                if pending is None:
+                    pending = self._in_flight[key] = threading.Event()
+                    warm = self._warm.get(structure)
+                    break
+            # The same data are being fitted by another thread (the stopper's worker while the
+            # searcher asks, say): wait for that fit instead of repeating it.
+            # Then look again: a hit, or (if that fit failed) a fit of our own.
+            pending.wait()
+        # Fit outside the lock: a fit of other data never waits for this one.
+        try:
+            model = fit_gp(X, y, cat_dims, warm_start=warm)
+            with self._lock:
+                self.num_fits += 1
+                self.fits_by_role[role] = self.fits_by_role.get(role, 0) + 1
+                self._warm[structure] = hyperparameters(model)
+                self._cache[key] = model
+                while len(self._cache) > self.cache_size:
+                    self._cache.pop(next(iter(self._cache)))
+        finally:
+            with self._lock:
+                self._in_flight.pop(key, None)
+            pending.set()
         return model

@@ -1,0 +1,167 @@
+"""State shared by a linked stopper and searcher, and how it survives pickling and restore.
+
+A linked :class:`~ray_autoterm.AutoTermStopper` and :class:`~ray_autoterm.AutoTermSearcher` hold
+one :class:`SharedState`: the trial history, the partial fold lists of streaming trials, the GP
+fitter (so a fit is shared) and the firing decision. Tune saves the two separately (the stopper
+in the experiment state, the searcher in its own checkpoint) and, on ``Tuner.restore``, brings
+them back as separate objects. Each owner therefore re-attaches on unpickling through a
+per-process registry keyed by the link id: the first copy to arrive is registered, later copies
+are merged into it (union of trials, the more complete fold list wins), and both owners end up
+holding the same object again.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import threading
+import uuid
+import weakref
+from collections.abc import Mapping
+from typing import Any
+
+from ray_autoterm.criterion.decision import Decision
+from ray_autoterm.gp import GPFitter
+from ray_autoterm.history import History
+
+logger = logging.getLogger("ray_autoterm")
+
+CV_SCORES_KEY = "cv_scores"
+CV_MEAN_KEY = "cv_mean"
+FOLD_KEY = "fold"
+FOLD_LOSS_KEY = "fold_loss"
+NUM_FOLDS_KEY = "num_folds"
+VAL_TRAIN_RATIO_KEY = "val_train_ratio"
+
+_REGISTRY: weakref.WeakValueDictionary[str, SharedState] = weakref.WeakValueDictionary()
+_REGISTRY_LOCK = threading.Lock()
+
+
+class SharedState:
+    """History, GP fitter and firing state of one experiment (plain data when pickled)."""
+
+    def __init__(self, link_id: str | None = None) -> None:
+        self.link_id = link_id or uuid.uuid4().hex
+        self.history = History()
+        self.partial: dict[str, dict[int, float]] = {}
+        self.fitter = GPFitter()
+        self.fired: Decision | None = None
+        self.cv_scores_key = CV_SCORES_KEY
+        self.metric: str | None = None
+        self.single_value_ok = False  # a fixed threshold needs no folds
+        self._warned: set[str] = set()
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = self.__dict__.copy()
+        state["history"] = self.history.to_list()
+        state["fired"] = None if self.fired is None else self.fired.to_dict()
+        state["_warned"] = set()
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self.history = History.from_list(state["history"])
+        self.fired = None if state["fired"] is None else Decision.from_dict(state["fired"])
+
+    # ----------------------------------------------------------------- ingestion
+    def ingest(
+        self, trial_id: str, result: Mapping[str, Any], config: Mapping[str, Any] | None = None
+    ) -> bool:
+        """Record what a result says about a trial's folds; returns whether the history changed.
+
+        Understood, in this order: a fold list under ``cv_scores_key`` (one report per trial);
+        a streamed fold (``fold`` and ``fold_loss``, complete once ``num_folds`` folds are in or
+        the trial is done); with a fixed threshold, the scalar ``metric`` (one value per trial,
+        complete when the trial is done). Anything else is skipped with a one-time warning.
+        Non-finite values are recorded but the criterion leaves such a trial out.
+        """
+        config = dict(config if config is not None else result.get("config") or {})
+        done = bool(result.get("done", False))
+        ratio = _positive_or_none(result.get(VAL_TRAIN_RATIO_KEY))
+        if self.cv_scores_key in result:
+            scores = _as_floats(result[self.cv_scores_key])
+            if scores is None:
+                self._warn_once(
+                    trial_id,
+                    f"Trial {trial_id} reported `{self.cv_scores_key}` = "
+                    f"{result[self.cv_scores_key]!r}, which is not a list of numbers; "
+                    "the trial is left out.",
+                )
+                return False
+            self._check_finite(trial_id, scores)
+            return self.history.add(trial_id, config, scores, ratio, complete=True)
+        if FOLD_KEY in result and FOLD_LOSS_KEY in result:
+            try:
+                fold, loss = int(result[FOLD_KEY]), float(result[FOLD_LOSS_KEY])
+            except (TypeError, ValueError):
+                self._warn_once(trial_id, f"Trial {trial_id} reported a fold that is not a number.")
+                return False
+            folds = self.partial.setdefault(trial_id, {})
+            folds[fold] = loss
+            k = result.get(NUM_FOLDS_KEY)
+            complete = done or (isinstance(k, int) and len(folds) >= k)
+            scores = [folds[i] for i in sorted(folds)]
+            if complete:
+                self._check_finite(trial_id, scores)
+            return self.history.add(trial_id, config, scores, ratio, complete=complete)
+        if self.single_value_ok and self.metric and self.metric in result:
+            value = _as_floats([result[self.metric]])
+            if value is None:
+                return False
+            return self.history.add(trial_id, config, value, ratio, complete=done)
+        if trial_id not in self.partial and trial_id not in self.history:
+            expected = f"`{self.cv_scores_key}` (a list of fold losses) or `{FOLD_KEY}`/`{FOLD_LOSS_KEY}`"
+            self._warn_once(
+                trial_id,
+                f"Trial {trial_id} reported a result without {expected}; ray-autoterm skips "
+                "such results. Report folds with ray_autoterm.report_cv_scores(...).",
+            )
+        return False
+
+    def _check_finite(self, trial_id: str, scores: list[float]) -> None:
+        if not all(math.isfinite(v) for v in scores):
+            self._warn_once(
+                trial_id,
+                f"Trial {trial_id} reported non-finite fold values {scores}; it is left out of "
+                "the criterion.",
+            )
+
+    def _warn_once(self, trial_id: str, message: str) -> None:
+        if trial_id not in self._warned:
+            self._warned.add(trial_id)
+            logger.warning(message)
+
+
+def attach(state: SharedState) -> SharedState:
+    """Return the live state of ``state.link_id`` in this process, merging ``state`` into it."""
+    with _REGISTRY_LOCK:
+        live = _REGISTRY.get(state.link_id)
+        if live is None or live is state:
+            _REGISTRY[state.link_id] = state
+            return state
+        live.history.merge(state.history)
+        for trial_id, folds in state.partial.items():
+            mine = live.partial.setdefault(trial_id, {})
+            for k, v in folds.items():
+                mine.setdefault(k, v)
+        if live.fired is None and state.fired is not None:
+            live.fired = state.fired
+        live.fitter.num_fits = max(live.fitter.num_fits, state.fitter.num_fits)
+        return live
+
+
+def _as_floats(value: Any) -> list[float] | None:
+    if isinstance(value, (str, bytes, Mapping)) or not hasattr(value, "__iter__"):
+        return None
+    try:
+        return [float(v) for v in value]
+    except (TypeError, ValueError):
+        return None
+
+
+def _positive_or_none(value: Any) -> float | None:
+    try:
+        v = float(value)
+    except (TypeError, ValueError):
+        return None
+    return v if math.isfinite(v) and v > 0 else None
