@@ -29,6 +29,7 @@ def propose(
     seed: int = 0,
     num_restarts: int = 8,
     raw_samples: int = 256,
+    design_index: int | None = None,
 ) -> np.ndarray:
     """Next point to evaluate, in the encoded space (``d``-vector).
 
@@ -50,6 +51,9 @@ def propose(
         seed: Seeds the design and the acquisition's optimisation.
         num_restarts: Restarts of the acquisition optimisation.
         raw_samples: Quasi-random points screened for the restarts.
+        design_index: Position in the initial design; default: observed plus pending points.
+            A searcher passes its count of suggestions, so that trials that failed (and are
+            not observations) do not make it propose the same design point again.
 
     Returns:
         The proposal, a ``d``-vector.
@@ -71,7 +75,7 @@ def propose(
     X_obs = np.asarray(X_obs, dtype=np.float64).reshape(-1, space.dim)
     y_obs = np.asarray(y_obs, dtype=np.float64).reshape(-1)
     pending = np.zeros((0, space.dim)) if X_pending is None else np.asarray(X_pending).reshape(-1, space.dim)
-    n_seen = len(X_obs) + len(pending)
+    n_seen = len(X_obs) + len(pending) if design_index is None else design_index
     if len(X_obs) < max(2, num_initial) or space.dim == 0:
         return initial_design(space, n_seen, seed)
     fitter = fitter if fitter is not None else GPFitter()

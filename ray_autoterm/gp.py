@@ -177,8 +177,12 @@ class GPFitter:
 
         ``role`` only labels the fit in :attr:`fits_by_role` and picks the warm-start slot.
         """
-        X = np.ascontiguousarray(X, dtype=np.float64)
-        y = np.ascontiguousarray(y, dtype=np.float64).reshape(-1)
+        X = np.asarray(X, dtype=np.float64)
+        y = np.asarray(y, dtype=np.float64).reshape(-1)
+        # A canonical row order: the same data listed in another order (the bound sorts by
+        # loss, the searcher by completion) is the same GP, and shares one fit.
+        order = np.lexsort(np.column_stack([X, y]).T[::-1])
+        X, y = np.ascontiguousarray(X[order]), np.ascontiguousarray(y[order])
         key = hashlib.sha1(X.tobytes() + y.tobytes() + repr(cat_dims).encode()).hexdigest()
         structure = (role, X.shape[1], tuple(cat_dims))  # warm-start slot
         while True:

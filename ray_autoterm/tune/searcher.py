@@ -96,6 +96,7 @@ class AutoTermSearcher(Searcher):
                 self.space.encode(p)  # raises if a point does not fit the space
         self._live: dict[str, dict[str, Any]] = {}
         self._configs: dict[str, dict[str, Any]] = {}
+        self._failed: list[dict[str, Any]] = []
         self._state = SharedState()
         self._state.cv_scores_key = self.cv_scores_key
         self._linked = False
@@ -154,11 +155,12 @@ class AutoTermSearcher(Searcher):
             config = self._points.pop(0)
         else:
             X, y = self._observations()
-            pending = [self.space.encode(c) for c in self._live.values()]
+            pending = [self.space.encode(c) for c in [*self._live.values(), *self._failed]]
             x = propose(
                 self.space, X, y, np.array(pending).reshape(-1, self.space.dim),
                 fitter=self._state.fitter, num_initial=self.num_initial, seed=self.seed,
                 num_restarts=self.num_restarts, raw_samples=self.raw_samples,
+                design_index=len(self._configs),
             )
             config = self.space.decode(x)
         self._live[trial_id] = config
@@ -172,13 +174,20 @@ class AutoTermSearcher(Searcher):
     def on_trial_complete(
         self, trial_id: str, result: dict[str, Any] | None = None, error: bool = False
     ) -> None:
-        """Record the trial's final folds; an errored trial is only forgotten."""
-        self._live.pop(trial_id, None)
-        if error or not result:
-            return
-        final = dict(result)
-        final["done"] = True
-        self._state.ingest(trial_id, final, self._configs.get(trial_id))
+        """Record the trial's final folds; an errored or NaN trial becomes a pending point."""
+        config = self._live.pop(trial_id, None)
+        if not error and result:
+            final = dict(result)
+            final["done"] = True
+            self._state.ingest(trial_id, final, self._configs.get(trial_id))
+        rec = self._state.history[trial_id] if trial_id in self._state.history else None
+        ok = rec is not None and rec.complete and rec.fold_scores and all(
+            math.isfinite(v) for v in rec.fold_scores
+        )
+        if not ok and config is not None:
+            # Errored or NaN: no observation, but keep it as a permanent pending point so the
+            # acquisition does not propose the same failing config again.
+            self._failed.append(config)
 
     def _observations(self) -> tuple[np.ndarray, np.ndarray]:
         assert self.space is not None

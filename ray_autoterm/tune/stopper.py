@@ -144,6 +144,7 @@ class AutoTermStopper(Stopper):
         self.decisions: list[Decision] = []
         self._active: set[str] = set()
         self._running_at_fire: set[str] | None = None
+        self.running_at_stop: frozenset[str] = frozenset()
         self._warned_inferred = False
         self._init_runtime()
 
@@ -177,6 +178,8 @@ class AutoTermStopper(Stopper):
     def history(self):  # noqa: ANN201 - History, documented in ray_autoterm.history
         """The trials recorded so far (shared with a linked searcher)."""
         return self._state.history
+
+    # ``running_at_stop``: the trials that were running when the criterion fired.
 
     @property
     def latest_decision(self) -> Decision | None:
@@ -251,6 +254,7 @@ class AutoTermStopper(Stopper):
             if decision.should_stop and self._state.fired is None:
                 self._state.fired = decision
                 self._running_at_fire = set(self._active)
+                self.running_at_stop = frozenset(self._active)
                 fired = True
             else:
                 fired = False

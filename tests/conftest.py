@@ -1,0 +1,39 @@
+"""Shared fixtures: one local Ray instance for the single-node tests."""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
+os.environ.setdefault("RAY_AUTH_MODE", "disabled")
+os.environ.setdefault("RAY_DEDUP_LOGS", "0")
+os.environ.setdefault("TUNE_DISABLE_AUTO_CALLBACK_LOGGERS", "0")
+
+import pytest  # noqa: E402
+
+
+@pytest.fixture
+def ray_local():
+    """A local Ray instance, started once and shared by all tests that need it.
+
+    Function-scoped on purpose: the multi-node tests shut Ray down and start their own cluster,
+    so each test makes sure a local instance is up (starting one costs a few seconds, once).
+    """
+    import ray
+
+    if not ray.is_initialized():
+        ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    yield ray
+
+
+def pytest_configure(config):
+    # Tune ships trainables to workers by pickling; the test helper module is not importable
+    # there, so pickle it by value.
+    import sys
+
+    from ray import cloudpickle  # Ray's vendored copy is the one that pickles trainables
+
+    sys.path.insert(0, os.path.dirname(__file__))
+    import tune_objectives
+
+    cloudpickle.register_pickle_by_value(tune_objectives)

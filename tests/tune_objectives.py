@@ -1,0 +1,49 @@
+"""Trainables for the Ray tests (module-level so Tune can ship them to workers)."""
+
+from __future__ import annotations
+
+import math
+import zlib
+
+import numpy as np
+from ray import tune
+
+from ray_autoterm import report_cv_scores, report_fold
+
+NOISE = 0.02
+OPTIMUM = {"a": 0.3, "b": 0.7}
+SPACE = {"a": tune.uniform(0.0, 1.0), "b": tune.uniform(0.0, 1.0)}
+
+
+def true_loss(config: dict) -> float:
+    return (config["a"] - OPTIMUM["a"]) ** 2 + (config["b"] - OPTIMUM["b"]) ** 2
+
+
+def folds_for(config: dict, k: int = 5, noise: float | None = None) -> list[float]:
+    """Deterministic noisy folds: the noise is seeded by the config itself.
+
+    The fold noise is ``config["noise"]`` when the config carries one, else ``NOISE``.
+    """
+    noise = config.get("noise", NOISE) if noise is None else noise
+    seed = zlib.crc32(repr(sorted(config.items())).encode())
+    rng = np.random.default_rng(seed)
+    return list(true_loss(config) + noise * rng.standard_normal(k))
+
+
+def quadratic(config: dict) -> None:
+    report_cv_scores(folds_for(config))
+
+
+def quadratic_streaming(config: dict) -> None:
+    for i, loss in enumerate(folds_for(config)):
+        report_fold(i, loss, num_folds=5)
+
+
+def quadratic_flaky(config: dict) -> None:
+    """Raises for a band of configs, reports NaN for another band, else like ``quadratic``."""
+    if 0.50 < config["a"] < 0.58:
+        raise RuntimeError("boom: this trial fails on purpose")
+    folds = folds_for(config)
+    if 0.60 < config["a"] < 0.66:
+        folds[2] = math.nan
+    report_cv_scores(folds)
