@@ -37,7 +37,7 @@ def regret_bound_beta(
 
     Example:
         >>> round(regret_bound_beta(2, 20), 4)
-        3.1216
+        3.794
     """
     d = check_positive_int("num_params", num_params)
     t = check_positive_int("num_observations", num_observations)

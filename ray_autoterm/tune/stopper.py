@@ -24,6 +24,9 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger("ray_autoterm")
 
+PROGRESS_KEY = "autoterm"
+"""Result key of the progress metrics (a dict; Tune's loggers flatten it to ``autoterm/...``)."""
+
 
 class AutoTermStopper(Stopper):
     """Ends a Ray Tune experiment once the GP regret bound falls below the CV error.
@@ -68,6 +71,11 @@ class AutoTermStopper(Stopper):
             the running ones are done.
         background: Run the GP work in a worker thread (default) or synchronously.
         log_dir: Where to write the decision log; default: the experiment directory.
+        report_progress: Add the latest decision to every result, under ``autoterm/...``
+            (``regret_bound``, ``statistical_error``, ``num_trials``, ``stopped``). Tune passes
+            the same result on to its loggers and progress reporter, so the convergence shows in
+            CSV/JSON/TensorBoard and can be a column of Tune's table
+            (``CLIReporter(metric_columns=["cv_mean", "autoterm/regret_bound", ...])``).
         seed: Seeds the LCB minimisation.
         criterion_kwargs: Further :class:`~ray_autoterm.criterion.AutoTermCriterion` keywords
             (``min_fit``, ``fit_fraction``, ``num_restarts``, ``raw_samples``).
@@ -103,6 +111,7 @@ class AutoTermStopper(Stopper):
         let_running_finish: bool = False,
         background: bool = True,
         log_dir: str | os.PathLike[str] | None = None,
+        report_progress: bool = True,
         seed: int = 0,
         **criterion_kwargs: Any,
     ) -> None:
@@ -117,11 +126,15 @@ class AutoTermStopper(Stopper):
                     "fixed threshold); fold losses are read from `cv_scores_key`",
                 )
         self.metric = metric
-        for name, value in (("let_running_finish", let_running_finish), ("background", background)):
+        for name, value in (
+            ("let_running_finish", let_running_finish), ("background", background),
+            ("report_progress", report_progress),
+        ):
             if not isinstance(value, bool):
                 raise invalid(name, value, "True or False")
         self.let_running_finish = let_running_finish
         self.background = background
+        self.report_progress = report_progress
         self.log_dir = None if log_dir is None else os.fspath(log_dir)
         self.criterion = AutoTermCriterion(
             mode=mode, min_trials=min_trials, delta=delta, beta_scale=beta_scale,
@@ -223,6 +236,8 @@ class AutoTermStopper(Stopper):
                 self._wake.set()
             else:
                 self.decide()
+        if self.report_progress:
+            result[PROGRESS_KEY] = self._progress()
         if self._state.fired is None:
             return False
         if not self.let_running_finish:
@@ -270,6 +285,20 @@ class AutoTermStopper(Stopper):
         return decision
 
     # ----------------------------------------------------------------- internals
+    def _progress(self) -> dict[str, float]:
+        last = self.latest_decision
+        nan = float("nan")
+
+        def num(v: float | None) -> float:
+            return nan if v is None else float(v)
+
+        return {
+            "regret_bound": num(last.regret_bound if last else None),
+            "statistical_error": num(last.statistical_error if last else None),
+            "num_trials": float(last.num_trials if last else 0),
+            "stopped": float(self._state.fired is not None),
+        }
+
     def _ensure_worker(self) -> None:
         if self._worker is None or not self._worker.is_alive():
             self._worker = threading.Thread(
