@@ -50,6 +50,8 @@ class SharedState:
         self.metric: str | None = None
         self.single_value_ok = False  # a fixed threshold needs no folds
         self._warned: set[str] = set()
+        with _REGISTRY_LOCK:
+            _REGISTRY[self.link_id] = self
 
     def __getstate__(self) -> dict[str, Any]:
         state = self.__dict__.copy()

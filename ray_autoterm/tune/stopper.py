@@ -355,6 +355,11 @@ def _experiment_dir_of_caller() -> str | None:
     for _ in range(6):
         if frame is None:
             break
+        if not str(frame.f_globals.get("__name__", "")).startswith("ray."):
+            # Only Ray's own frames are inspected: reading a user's frame locals would pin
+            # them (Python keeps the snapshot alive with the frame).
+            frame = frame.f_back
+            continue
         controller = frame.f_locals.get("self")
         storage = getattr(controller, "_storage", None)
         if storage is not None and hasattr(storage, "experiment_fs_path"):
