@@ -68,9 +68,9 @@ def propose(
     """
     from botorch.acquisition.logei import qLogNoisyExpectedImprovement
     from botorch.acquisition.objective import ScalarizedPosteriorTransform
-    from botorch.optim import optimize_acqf
-    from botorch.optim.optimize_mixed import optimize_acqf_mixed_alternating
     from botorch.utils.sampling import manual_seed
+
+    from ray_autoterm.optim import maximize
 
     X_obs = np.asarray(X_obs, dtype=np.float64).reshape(-1, space.dim)
     y_obs = np.asarray(y_obs, dtype=np.float64).reshape(-1)
@@ -79,7 +79,7 @@ def propose(
     if len(X_obs) < max(2, num_initial) or space.dim == 0:
         return initial_design(space, n_seen, seed)
     fitter = fitter if fitter is not None else GPFitter()
-    model = fitter.fit(X_obs, y_obs, space.cat_dims, role="search")
+    model = fitter.fit(X_obs, y_obs, role="search")
     neg = ScalarizedPosteriorTransform(weights=torch.tensor([-1.0], dtype=DTYPE))
     with manual_seed(seed + n_seen):
         acqf = qLogNoisyExpectedImprovement(
@@ -87,16 +87,8 @@ def propose(
             X_pending=torch.as_tensor(pending, dtype=DTYPE) if len(pending) else None,
             prune_baseline=True,
         )
-        bounds = torch.as_tensor(space.bounds, dtype=DTYPE)
-        if space.cat_dims:
-            cats = {i: list(range(int(space.bounds[1, i]) + 1)) for i in space.cat_dims}
-            X, _ = optimize_acqf_mixed_alternating(
-                acqf, bounds=bounds, cat_dims=cats, num_restarts=num_restarts,
-                raw_samples=raw_samples,
-            )
-        else:
-            X, _ = optimize_acqf(
-                acqf, bounds=bounds, q=1, num_restarts=num_restarts, raw_samples=raw_samples,
-                retry_on_optimization_warning=False, options={"maxiter": 200},
-            )
-    return X.detach().numpy().reshape(-1).copy()
+    x, _ = maximize(
+        acqf, space.bounds, space.onehot_groups, None,
+        num_restarts=num_restarts, raw_samples=raw_samples, seed=seed + n_seen,
+    )
+    return x

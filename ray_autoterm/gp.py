@@ -4,8 +4,7 @@ Model (the paper's, Appendix A.2): float64, Matérn-5/2 kernel with one lengthsc
 (BoTorch's dimension-scaled log-normal lengthscale prior), a learned homoscedastic noise term,
 standardised outcomes (``Standardize``; posteriors come back in the metric's units). Inputs are
 already in the unit cube (see :mod:`ray_autoterm.space`), which is the input normalisation.
-With categorical dimensions the model is BoTorch's ``MixedSingleTaskGP`` (the same Matérn kernel
-on the numeric dimensions, combined with a categorical kernel).
+Categorical parameters arrive one-hot encoded (see :mod:`ray_autoterm.space` for why).
 
 Fitting uses :func:`botorch.fit.fit_gpytorch_mll`: L-BFGS-B on the exact marginal log likelihood,
 retried up to 5 times from hyperparameters resampled from their priors when the optimiser fails
@@ -36,39 +35,29 @@ DTYPE = torch.float64
 _WARM_PREFIXES = ("likelihood.", "covar_module.", "mean_module.")
 
 
-def build_gp(train_X: torch.Tensor, train_Y: torch.Tensor, cat_dims: list[int]) -> Any:
+def build_gp(train_X: torch.Tensor, train_Y: torch.Tensor) -> Any:
     """Build (not fit) the GP for ``n x d`` inputs and ``n x 1`` outcomes.
 
     Args:
-        train_X: ``n x d`` inputs in the encoded space (float64).
+        train_X: ``n x d`` inputs in the encoded space (float64; categoricals one-hot).
         train_Y: ``n x 1`` outcomes (losses, to be minimised).
-        cat_dims: Indices of categorical dimensions (category indices as values).
 
     Returns:
-        A ``SingleTaskGP`` or, with categorical dimensions, a ``MixedSingleTaskGP``.
+        A ``SingleTaskGP`` with a Matérn-5/2 ARD kernel and standardised outcomes.
     """
-    from botorch.models import MixedSingleTaskGP, SingleTaskGP
+    from botorch.models import SingleTaskGP
     from botorch.models.transforms.outcome import Standardize
     from botorch.models.utils.gpytorch_modules import get_covar_module_with_dim_scaled_prior
 
-    def matern(**kwargs: Any) -> Any:
-        return get_covar_module_with_dim_scaled_prior(use_rbf_kernel=False, **kwargs)
-
-    d = train_X.shape[-1]
-    if cat_dims:
-        return MixedSingleTaskGP(
-            train_X, train_Y, cat_dims=list(cat_dims), cont_kernel_factory=matern,
-            outcome_transform=Standardize(m=1),
-        )
-    return SingleTaskGP(
-        train_X, train_Y, covar_module=matern(ard_num_dims=d), outcome_transform=Standardize(m=1)
+    covar = get_covar_module_with_dim_scaled_prior(
+        ard_num_dims=train_X.shape[-1], use_rbf_kernel=False
     )
+    return SingleTaskGP(train_X, train_Y, covar_module=covar, outcome_transform=Standardize(m=1))
 
 
 def fit_gp(
     X: np.ndarray,
     y: np.ndarray,
-    cat_dims: list[int] | None = None,
     warm_start: dict[str, torch.Tensor] | None = None,
 ) -> Any:
     """Fit the GP to ``n x d`` inputs ``X`` and ``n`` losses ``y``.
@@ -76,7 +65,6 @@ def fit_gp(
     Args:
         X: ``n x d`` encoded inputs.
         y: ``n`` losses (finite).
-        cat_dims: Categorical dimensions of ``X``.
         warm_start: Hyperparameters (a state dict) of an earlier fit of the same model structure,
             used as the first attempt's starting point.
 
@@ -110,7 +98,7 @@ def fit_gp(
             # A constant outcome (all losses equal) is valid here; BoTorch warns about it.
             warnings.filterwarnings("ignore", message=".*std.*", category=RuntimeWarning)
             warnings.filterwarnings("ignore", category=UserWarning, module="botorch.models.utils")
-            model = build_gp(train_X, train_Y, list(cat_dims or []))
+            model = build_gp(train_X, train_Y)
             if warm_start:
                 own = model.state_dict()
                 compatible = {
@@ -147,7 +135,7 @@ class GPFitter:
         >>> import numpy as np
         >>> fitter = GPFitter()
         >>> X = np.random.default_rng(1).random((10, 2)); y = X.sum(1)
-        >>> m1 = fitter.fit(X, y, [], role="bound"); m2 = fitter.fit(X, y, [], role="search")
+        >>> m1 = fitter.fit(X, y, role="bound"); m2 = fitter.fit(X, y, role="search")
         >>> fitter.num_fits, m1 is m2
         (1, True)
     """
@@ -172,7 +160,7 @@ class GPFitter:
         self.__dict__.update(state)
         self._init_runtime()
 
-    def fit(self, X: np.ndarray, y: np.ndarray, cat_dims: list[int], role: str = "bound") -> Any:
+    def fit(self, X: np.ndarray, y: np.ndarray, role: str = "bound") -> Any:
         """Return a GP fitted to ``(X, y)``, from the cache when the same data were fitted.
 
         ``role`` only labels the fit in :attr:`fits_by_role` and picks the warm-start slot.
@@ -183,8 +171,8 @@ class GPFitter:
         # loss, the searcher by completion) is the same GP, and shares one fit.
         order = np.lexsort(np.column_stack([X, y]).T[::-1])
         X, y = np.ascontiguousarray(X[order]), np.ascontiguousarray(y[order])
-        key = hashlib.sha1(X.tobytes() + y.tobytes() + repr(cat_dims).encode()).hexdigest()
-        structure = (role, X.shape[1], tuple(cat_dims))  # warm-start slot
+        key = hashlib.sha1(X.tobytes() + y.tobytes()).hexdigest()
+        structure = (role, X.shape[1])  # warm-start slot
         while True:
             with self._lock:
                 model = self._cache.pop(key, None)
@@ -202,7 +190,7 @@ class GPFitter:
             pending.wait()
         # Fit outside the lock: a fit of other data never waits for this one.
         try:
-            model = fit_gp(X, y, cat_dims, warm_start=warm)
+            model = fit_gp(X, y, warm_start=warm)
             with self._lock:
                 self.num_fits += 1
                 self.fits_by_role[role] = self.fits_by_role.get(role, 0) + 1

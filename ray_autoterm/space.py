@@ -7,10 +7,13 @@ The GP sees one input dimension per tuned parameter:
   the domain is log-scaled. This is the GP's input normalisation: the bounds are known exactly, so
   no data-dependent ``Normalize`` transform is needed. Integers and quantised values are relaxed to
   the continuum for the model and rounded back on :meth:`SearchSpace.decode`.
-* categorical parameters (``choice``, numeric choices included) become one dimension holding the
-  category *index* ``0 .. n-1``, modelled with BoTorch's categorical kernel
-  (``MixedSingleTaskGP``) and optimised by mixed optimisation: an index carries no order, so
-  neither an ordinal encoding with a stationary kernel nor a rounded one-hot relaxation is right.
+* categorical parameters (``choice``, numeric choices included) become a one-hot block, one
+  column per category, each in ``[0, 1]``. The GP (Matérn ARD) then learns one lengthscale per
+  category column, and the optimisers (:mod:`ray_autoterm.optim`) enumerate the category
+  combinations exactly while they are few, or relax the block to ``[0, 1]`` and round on decode.
+  An ordinal index would impose an order the categories do not have; BoTorch's
+  ``MixedSingleTaskGP`` models categories properly too but fitted 5-8 times slower here (its sum
+  and product kernels carry three output scales), which matters at every completed trial.
 * constants take no dimension; they are put back on decode.
 
 Nested dicts are flattened to paths; :meth:`SearchSpace.decode` rebuilds the nesting.
@@ -23,6 +26,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import warnings
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -94,7 +98,7 @@ class NumericParam:
 
 @dataclasses.dataclass(frozen=True)
 class CategoricalParam:
-    """A categorical parameter; the GP sees the index of the category."""
+    """A categorical parameter; the GP sees a one-hot block, one column per choice."""
 
     path: Path
     choices: tuple[Any, ...]
@@ -135,8 +139,8 @@ class SearchSpace:
         >>> space = SearchSpace.from_param_space(
         ...     {"lr": tune.loguniform(1e-4, 1e-1), "model": {"depth": tune.randint(2, 9)},
         ...      "booster": tune.choice(["gbtree", "dart"]), "seed": 0})
-        >>> space.dim, space.cat_dims
-        (3, [2])
+        >>> space.dim, space.onehot_groups
+        (4, [[2, 3]])
         >>> x = space.encode({"lr": 1e-2, "model": {"depth": 5}, "booster": "dart", "seed": 0})
         >>> space.decode(x)["model"]["depth"], space.decode(x)["booster"]
         (5, 'dart')
@@ -228,33 +232,42 @@ class SearchSpace:
     # ----------------------------------------------------------------- geometry
     @property
     def dim(self) -> int:
-        """Number of GP input dimensions."""
-        return len(self.params)
+        """Number of GP input columns (a categorical counts one per choice)."""
+        return sum(_width(p) for p in self.params)
 
     @property
-    def cat_dims(self) -> list[int]:
-        """Indices of the categorical dimensions."""
-        return [i for i, p in enumerate(self.params) if isinstance(p, CategoricalParam)]
+    def onehot_groups(self) -> list[list[int]]:
+        """Column indices of each categorical parameter's one-hot block."""
+        groups, col = [], 0
+        for p in self.params:
+            if isinstance(p, CategoricalParam):
+                groups.append(list(range(col, col + len(p.choices))))
+            col += _width(p)
+        return groups
 
     @property
     def bounds(self) -> np.ndarray:
-        """``2 x d`` array of lower and upper bounds of the encoded space."""
-        upper = [
-            float(len(p.choices) - 1) if isinstance(p, CategoricalParam) else 1.0
-            for p in self.params
-        ]
-        return np.array([[0.0] * self.dim, upper], dtype=np.float64).reshape(2, self.dim)
+        """``2 x d`` bounds of the encoded space: the unit cube."""
+        return np.vstack([np.zeros(self.dim), np.ones(self.dim)])
 
     @property
     def names(self) -> list[str]:
-        """``a/b`` style names of the dimensions."""
-        return [_path_name(p.path) for p in self.params]
+        """``a/b`` style names of the columns (``a/b=choice`` for one-hot columns)."""
+        out: list[str] = []
+        for p in self.params:
+            name = _path_name(p.path)
+            if isinstance(p, CategoricalParam):
+                out.extend(f"{name}={c!r}" for c in p.choices)
+            else:
+                out.append(name)
+        return out
 
     def encode(self, config: Mapping[str, Any]) -> np.ndarray:
         """Map a (nested) config to a ``d``-vector in the encoded space."""
         flat = dict(_flatten(config))
-        out = np.empty(self.dim, dtype=np.float64)
-        for i, p in enumerate(self.params):
+        out = np.zeros(self.dim, dtype=np.float64)
+        col = 0
+        for p in self.params:
             if p.path not in flat:
                 raise SearchSpaceError(
                     f"The config {dict(config)!r} has no value for parameter "
@@ -262,13 +275,14 @@ class SearchSpace:
                 )
             v = flat[p.path]
             if isinstance(p, CategoricalParam):
-                out[i] = p.index(v)
+                out[col + p.index(v)] = 1.0
             else:
                 if not _is_number(v):
                     raise SearchSpaceError(
                         f"Parameter `{_path_name(p.path)}` must be numeric; got {v!r} instead."
                     )
-                out[i] = p.to_unit(float(v))
+                out[col] = p.to_unit(float(v))
+            col += _width(p)
         return out
 
     def encode_many(self, configs: Sequence[Mapping[str, Any]]) -> np.ndarray:
@@ -279,28 +293,42 @@ class SearchSpace:
         """Map an encoded ``d``-vector back to a nested Tune config (values rounded/quantised)."""
         x = np.asarray(x, dtype=np.float64).reshape(-1)
         flat: dict[Path, Any] = dict(self.constants)
-        for i, p in enumerate(self.params):
+        col = 0
+        for p in self.params:
             if isinstance(p, CategoricalParam):
-                idx = int(np.clip(round(float(x[i])), 0, len(p.choices) - 1))
-                flat[p.path] = p.choices[idx]
+                flat[p.path] = p.choices[int(np.argmax(x[col:col + len(p.choices)]))]
             else:
-                flat[p.path] = p.from_unit(float(x[i]))
+                flat[p.path] = p.from_unit(float(x[col]))
+            col += _width(p)
         return _unflatten(flat)
 
     def sobol(self, n: int, seed: int = 0) -> np.ndarray:
-        """``n x d`` scrambled-Sobol points in the encoded space (categoricals as indices)."""
+        """``n x d`` scrambled-Sobol points in the encoded space (valid one-hot blocks)."""
         from scipy.stats import qmc
 
-        if self.dim == 0:
+        if not self.params:
             return np.zeros((n, 0))
-        u = qmc.Sobol(d=self.dim, scramble=True, seed=seed).random(n)
+        with warnings.catch_warnings():  # balance warnings for n not a power of 2
+            warnings.filterwarnings("ignore", category=UserWarning, module="scipy.stats")
+            u = qmc.Sobol(d=len(self.params), scramble=True, seed=seed).random(n)
+        out = np.zeros((n, self.dim))
+        col = 0
         for i, p in enumerate(self.params):
             if isinstance(p, CategoricalParam):
-                u[:, i] = np.minimum(np.floor(u[:, i] * len(p.choices)), len(p.choices) - 1)
-        return u
+                k = len(p.choices)
+                idx = np.minimum(np.floor(u[:, i] * k), k - 1).astype(int)
+                out[np.arange(n), col + idx] = 1.0
+            else:
+                out[:, col] = u[:, i]
+            col += _width(p)
+        return out
 
     def __repr__(self) -> str:
         return f"SearchSpace(params={self.params!r}, constants={self.constants!r})"
+
+
+def _width(p: Param) -> int:
+    return len(p.choices) if isinstance(p, CategoricalParam) else 1
 
 
 def _numeric_from_tune(path: Path, domain: Any, tune_sample: Any) -> NumericParam:

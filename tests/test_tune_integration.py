@@ -159,3 +159,27 @@ def test_let_running_finish_stops_no_running_trial(ray_local, tmp_path):
         if t.trial_id in running:  # running at the stop: allowed to report all 5 folds
             assert stopper.history[t.trial_id].complete
     assert len(started(analysis.trials)) < 12
+
+
+def test_random_forest_cv_with_a_categorical_via_tuner_param_space(ray_local, tmp_path):
+    """A real model on a real dataset; the space reaches the searcher through the Tuner's
+    param_space (set_search_properties) and holds a categorical (one-hot, enumerated)."""
+    searcher = AutoTermSearcher(seed=0, num_initial=8)
+    stopper = AutoTermStopper(searcher=searcher, background=False)
+    tuner = tune.Tuner(
+        obj.random_forest_cv, param_space=obj.RF_SPACE,
+        tune_config=tune.TuneConfig(
+            search_alg=searcher, num_samples=60, max_concurrent_trials=2, reuse_actors=True,
+        ),
+        run_config=tune.RunConfig(stop=stopper, storage_path=str(tmp_path), name="rf", verbose=0),
+    )
+    grid = tuner.fit()
+    assert searcher.space is not None and searcher.space.onehot_groups == [[2, 3]]
+    ran = [r for r in grid if r.metrics and "cv_scores" in r.metrics]
+    assert {r.config["criterion"] for r in ran} == {"gini", "entropy"}
+    decided = [d for d in stopper.decisions if d.regret_bound is not None]
+    assert decided and all(d.fit_ok for d in decided)
+    best = min(r.metrics["cv_mean"] for r in ran)
+    assert best < 0.15, "a tuned forest's CV log loss on breast cancer is about 0.1"
+    assert_explained_stop(stopper, tmp_path / "rf")
+    assert len(ran) < 60

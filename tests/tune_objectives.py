@@ -47,3 +47,22 @@ def quadratic_flaky(config: dict) -> None:
     if 0.60 < config["a"] < 0.66:
         folds[2] = math.nan
     report_cv_scores(folds)
+
+
+RF_SPACE = {
+    "max_features": tune.uniform(0.05, 1.0),
+    "min_samples_leaf": tune.lograndint(1, 40),
+    "criterion": tune.choice(["gini", "entropy"]),
+}
+
+
+def random_forest_cv(config: dict) -> None:
+    """5-fold CV log loss of a small random forest on scikit-learn's breast-cancer data."""
+    from sklearn.datasets import load_breast_cancer
+    from sklearn.ensemble import RandomForestClassifier
+
+    from ray_autoterm import cross_validate_and_report
+
+    X, y = load_breast_cancer(return_X_y=True)
+    model = RandomForestClassifier(n_estimators=25, n_jobs=1, random_state=0, **config)
+    cross_validate_and_report(model, X, y, cv=5, scoring="neg_log_loss", seed=0)

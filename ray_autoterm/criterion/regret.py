@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -114,7 +115,7 @@ def minimize_lcb(
     model: Any,
     bounds: np.ndarray,
     beta: float,
-    cat_dims: list[int],
+    onehot_groups: Sequence[Sequence[int]],
     candidates: np.ndarray,
     *,
     num_restarts: int = 8,
@@ -123,17 +124,17 @@ def minimize_lcb(
 ) -> tuple[float, np.ndarray]:
     """``min_{γ ∈ Γ} lcb(γ)`` by BoTorch's multi-start gradient optimisation.
 
-    The starting points are the best of ``raw_samples`` scrambled-Sobol points *and* of the
-    ``candidates`` (the evaluated points, the previous decision's minimiser), chosen by BoTorch's
-    Boltzmann rule; the restarts are optimised as one batch by L-BFGS-B. With categorical
-    dimensions the minimisation is BoTorch's mixed alternating optimiser. The candidates' own
-    values take part in the minimum, so the result is never above the minimum over them.
+    Maximises BoTorch's ``UpperConfidenceBound(maximize=False)``, which is ``−μ + sqrt(β)σ =
+    −lcb``, with :func:`ray_autoterm.optim.maximize`: batched L-BFGS-B restarts from the best of
+    quasi-random points and of ``candidates``; categorical combinations enumerated exactly
+    while few. The candidates' own values take part, so the result is never above the minimum
+    over them.
 
     Args:
         model: The fitted GP.
         bounds: ``2 x d`` bounds of the encoded space.
         beta: ``β_t``.
-        cat_dims: Categorical dimensions (their bounds are ``0 .. n_choices-1``).
+        onehot_groups: Column indices of each categorical's one-hot block.
         candidates: ``m x d`` points to include (evaluated configs, earlier minimisers).
         num_restarts: Gradient restarts.
         raw_samples: Quasi-random points screened for the restarts.
@@ -143,44 +144,15 @@ def minimize_lcb(
         ``(min_lcb, argmin)`` with ``argmin`` a ``d``-vector.
     """
     from botorch.acquisition import UpperConfidenceBound
-    from botorch.optim import optimize_acqf
-    from botorch.optim.initializers import initialize_q_batch
-    from botorch.optim.optimize_mixed import optimize_acqf_mixed_alternating
-    from botorch.utils.sampling import draw_sobol_samples, manual_seed
 
-    # UCB with maximize=False is −μ + sqrt(β)σ = −lcb: maximising it minimises the LCB.
+    from ray_autoterm.optim import maximize
+
     acqf = UpperConfidenceBound(model, beta=beta, maximize=False)
-    b = torch.as_tensor(bounds, dtype=DTYPE)
-    cand = torch.as_tensor(np.atleast_2d(candidates), dtype=DTYPE)
-    with torch.no_grad():
-        cand_vals = acqf(cand.unsqueeze(-2))
-    best_i = int(cand_vals.argmax())
-    best_val, best_x = float(cand_vals[best_i]), cand[best_i]
-
-    with manual_seed(seed):
-        if cat_dims:
-            cat_map = {i: list(range(int(bounds[1, i]) + 1)) for i in cat_dims}
-            X, val = optimize_acqf_mixed_alternating(
-                acqf, bounds=b, cat_dims=cat_map, num_restarts=num_restarts,
-                raw_samples=raw_samples,
-            )
-            X, val = X.reshape(-1), float(val.reshape(-1)[0])
-        else:
-            raw = draw_sobol_samples(bounds=b, n=raw_samples, q=1, seed=seed).to(DTYPE)
-            pool = torch.cat([raw, cand.unsqueeze(-2)])
-            with torch.no_grad():
-                pool_vals = acqf(pool)
-            ics, _ = initialize_q_batch(pool, pool_vals, n=num_restarts)
-            ics[0] = cand[best_i]  # the best candidate always gets a restart
-            X, vals = optimize_acqf(
-                acqf, bounds=b, q=1, num_restarts=num_restarts, batch_initial_conditions=ics,
-                return_best_only=True, retry_on_optimization_warning=False,
-                options={"maxiter": 200},
-            )
-            X, val = X.reshape(-1), float(vals.reshape(-1)[0])
-    if best_val > val:
-        val, X = best_val, best_x
-    return -val, X.detach().numpy().copy()
+    x, value = maximize(
+        acqf, bounds, onehot_groups, candidates,
+        num_restarts=num_restarts, raw_samples=raw_samples, seed=seed,
+    )
+    return -value, x
 
 
 def regret_bound(
@@ -188,7 +160,7 @@ def regret_bound(
     X_evaluated: np.ndarray,
     bounds: np.ndarray,
     beta: float,
-    cat_dims: list[int] | None = None,
+    onehot_groups: Sequence[Sequence[int]] = (),
     extra_candidates: np.ndarray | None = None,
     *,
     num_restarts: int = 8,
@@ -204,7 +176,7 @@ def regret_bound(
         X_evaluated: ``n x d`` evaluated points ``G_t`` that the model was fitted on.
         bounds: ``2 x d`` bounds of ``Γ`` in the encoded space.
         beta: ``β_t`` (see :func:`regret_bound_beta`).
-        cat_dims: Categorical dimensions.
+        onehot_groups: Column indices of each categorical's one-hot block.
         extra_candidates: ``m x d`` further starting points for the LCB minimisation
             (e.g. the previous decision's minimiser).
         num_restarts: Gradient restarts of the LCB minimisation.
@@ -231,7 +203,7 @@ def regret_bound(
     if extra_candidates is not None and len(extra_candidates):
         candidates = np.vstack([candidates, np.atleast_2d(extra_candidates)])
     min_lcb, argmin = minimize_lcb(
-        model, bounds, beta, list(cat_dims or []), candidates,
+        model, bounds, beta, onehot_groups, candidates,
         num_restarts=num_restarts, raw_samples=raw_samples, seed=seed,
     )
     min_lcb = min(min_lcb, float(lcb_eval.min()))

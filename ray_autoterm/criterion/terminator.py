@@ -185,13 +185,13 @@ class AutoTermCriterion:
         idx = top_subset(losses, self.min_fit, self.fit_fraction)
         X_fit, y_fit = X[idx], losses[idx]
         try:
-            model = self.fitter.fit(X_fit, y_fit, space.cat_dims, role="bound")
+            model = self.fitter.fit(X_fit, y_fit, role="bound")
             beta = regret_bound_beta(space.dim, len(idx), self.delta, self.beta_scale)
             extra = self._last_argmin if (
                 self._last_argmin is not None and self._last_argmin.shape == (space.dim,)
             ) else None
             rb = regret_bound(
-                model, X_fit, space.bounds, beta, space.cat_dims, extra,
+                model, X_fit, space.bounds, beta, space.onehot_groups, extra,
                 num_restarts=self.num_restarts, raw_samples=self.raw_samples, seed=self.seed,
             )
         except (GPFitError, RuntimeError, ValueError) as exc:
