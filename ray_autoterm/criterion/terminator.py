@@ -186,7 +186,7 @@ class AutoTermCriterion:
         X_fit, y_fit = X[idx], losses[idx]
         try:
             model = self.fitter.fit(X_fit, y_fit, role="bound")
-            beta = regret_bound_beta(space.dim, len(idx), self.delta, self.beta_scale)
+            beta = regret_bound_beta(len(space.params), len(idx), self.delta, self.beta_scale)
             extra = self._last_argmin if (
                 self._last_argmin is not None and self._last_argmin.shape == (space.dim,)
             ) else None
