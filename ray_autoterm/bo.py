@@ -8,7 +8,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from ray_autoterm.gp import DTYPE, GPFitter
+from ray_autoterm.gp import DTYPE, GPFitter, single_threaded_torch
 from ray_autoterm.space import SearchSpace
 
 
@@ -66,12 +66,6 @@ def propose(
         >>> x.shape
         (1,)
     """
-    from botorch.acquisition.logei import qLogNoisyExpectedImprovement
-    from botorch.acquisition.objective import ScalarizedPosteriorTransform
-    from botorch.utils.sampling import manual_seed
-
-    from ray_autoterm.optim import maximize
-
     X_obs = np.asarray(X_obs, dtype=np.float64).reshape(-1, space.dim)
     y_obs = np.asarray(y_obs, dtype=np.float64).reshape(-1)
     pending = np.zeros((0, space.dim)) if X_pending is None else np.asarray(X_pending).reshape(-1, space.dim)
@@ -79,6 +73,20 @@ def propose(
     if len(X_obs) < max(2, num_initial) or space.dim == 0:
         return initial_design(space, n_seen, seed)
     fitter = fitter if fitter is not None else GPFitter()
+    with single_threaded_torch():
+        return _propose_ei(space, X_obs, y_obs, pending, fitter, n_seen, seed, num_restarts, raw_samples)
+
+
+def _propose_ei(
+    space: SearchSpace, X_obs: np.ndarray, y_obs: np.ndarray, pending: np.ndarray,
+    fitter: GPFitter, n_seen: int, seed: int, num_restarts: int, raw_samples: int,
+) -> np.ndarray:
+    from botorch.acquisition.logei import qLogNoisyExpectedImprovement
+    from botorch.acquisition.objective import ScalarizedPosteriorTransform
+    from botorch.utils.sampling import manual_seed
+
+    from ray_autoterm.optim import maximize
+
     model = fitter.fit(X_obs, y_obs, role="search")
     neg = ScalarizedPosteriorTransform(weights=torch.tensor([-1.0], dtype=DTYPE))
     with manual_seed(seed + n_seen):

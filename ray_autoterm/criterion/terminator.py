@@ -20,7 +20,7 @@ from ray_autoterm.criterion.cv_error import CrossValidationError, ErrorEvaluator
 from ray_autoterm.criterion.decision import Decision
 from ray_autoterm.criterion.regret import regret_bound, regret_bound_beta, top_subset
 from ray_autoterm.errors import GPFitError, SearchSpaceError, invalid
-from ray_autoterm.gp import GPFitter
+from ray_autoterm.gp import GPFitter, single_threaded_torch
 from ray_autoterm.history import History, TrialRecord
 from ray_autoterm.space import SearchSpace
 
@@ -150,6 +150,12 @@ class AutoTermCriterion:
         Returns:
             The :class:`~ray_autoterm.criterion.decision.Decision`.
         """
+        with single_threaded_torch():
+            return self._evaluate(records, space)
+
+    def _evaluate(
+        self, records: History | Iterable[TrialRecord], space: SearchSpace | None
+    ) -> Decision:
         start = time.perf_counter()
         recs = records.completed() if isinstance(records, History) else list(records)
         recs = [r for r in recs if self.usable(r)]

@@ -1,0 +1,27 @@
+"""The ``Example:`` sections of the core (Ray-free) modules run and give what they show."""
+
+from __future__ import annotations
+
+import doctest
+import importlib
+
+import pytest
+
+CORE_MODULES = [
+    "ray_autoterm.space",
+    "ray_autoterm.gp",
+    "ray_autoterm.history",
+    "ray_autoterm.bo",
+    "ray_autoterm.optim",
+    "ray_autoterm.criterion.cv_error",
+    "ray_autoterm.criterion.decision",
+    "ray_autoterm.criterion.regret",
+    "ray_autoterm.criterion.terminator",
+]
+
+
+@pytest.mark.parametrize("name", CORE_MODULES)
+def test_examples_in_docstrings(name: str) -> None:
+    module = importlib.import_module(name)
+    result = doctest.testmod(module, optionflags=doctest.ELLIPSIS, verbose=False, report=True)
+    assert result.failed == 0, f"{result.failed} of {result.attempted} doctest examples failed in {name}"
