@@ -1,0 +1,250 @@
+"""``ray-autoterm report EXPERIMENT_DIR [--output PNG] [--planned-trials N]`` (also ``python -m
+ray_autoterm report``): why and when a search stopped, from the AutoTermStopper's decision log
+and Tune's ``result.json`` files, in plain words and one figure (see :mod:`.plotting`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import glob
+import json
+import logging
+import os
+import pickletools
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+from ray_autoterm.criterion.decision import DECISION_LOG_NAME, Decision
+from ray_autoterm.errors import AutoTermError
+from ray_autoterm.plotting import plot_decisions  # matplotlib itself is imported when plotting
+
+logger = logging.getLogger(__name__)
+
+_FINISHED = ("TERMINATED", "ERROR")
+_INT_OPS = ("BININT", "BININT1", "BININT2", "LONG1", "LONG4", "INT", "LONG")
+# Tune pickles its search state (despite the ``.json``), and ``tuner.pkl``; the planned number of
+# trials is read from their opcodes, never by unpickling (that would run arbitrary user code).
+_BUDGET_FILES = (
+    ("basic-variant-state-*.json", "_total_samples"),  # grid x num_samples, default search
+    ("search_gen_state-*.json", "total_samples"),  # a Searcher (AutoTermSearcher, Optuna, ...)
+    ("tuner.pkl", "num_samples"),  # TuneConfig(num_samples=...)
+)
+
+
+class ReportError(AutoTermError):
+    """A user error of the ``report`` command (bad directory, no decision log)."""
+
+
+def load_decisions(path: str | os.PathLike[str]) -> list[Decision]:
+    """Read a decision log back into :class:`~ray_autoterm.Decision` objects, in time order.
+
+    Tolerates a truncated last line (the run is still writing) and unknown keys (newer versions).
+
+    Args:
+        path: The ``autoterm_decisions.jsonl`` file, or the experiment directory holding it.
+
+    Returns:
+        The decisions, oldest first (possibly empty).
+
+    Raises:
+        ReportError: ``path`` does not exist, or is a directory without a decision log.
+
+    Example:
+        >>> import json, pathlib, tempfile
+        >>> from ray_autoterm import Decision
+        >>> exp = pathlib.Path(tempfile.mkdtemp())
+        >>> d = Decision(num_trials=25, should_stop=True, reason="bound < error")
+        >>> _ = (exp / "autoterm_decisions.jsonl").write_text(json.dumps(d.to_dict()) + "\\n{trunc")
+        >>> [x.num_trials for x in load_decisions(exp)]
+        [25]
+    """
+    path = os.fspath(path)
+    if not os.path.exists(path):
+        raise ReportError(f"{path} does not exist")
+    if os.path.isdir(path):
+        log = os.path.join(path, DECISION_LOG_NAME)
+        if not os.path.isfile(log):
+            nested = sorted(glob.glob(os.path.join(glob.escape(path), "*", DECISION_LOG_NAME)))
+            hint = "".join(f"\n  found one in {os.path.dirname(p)}" for p in nested[:5])
+            raise ReportError(f"no {DECISION_LOG_NAME} found in {path}; was the experiment run "
+                              f"with AutoTermStopper?{hint}")
+        path = log
+    decisions = []
+    for row in _read_json(path, lines=True):  # a cut-off last line (run still writing) is skipped
+        try:
+            decisions.append(Decision.from_dict(row))
+        except TypeError:  # a line without the required fields
+            logger.warning("Skipping a line of %s without the decision fields: %s", path, row)
+    return decisions
+
+
+def read_trials(exp_dir: str) -> list[dict[str, Any]]:
+    """The trials that started: ``trial_id``, ``finished``, ``time_s``, ``start``, ``end``.
+
+    Statuses are from the newest ``experiment_state-*.json`` (without it, a trial with results
+    counts as finished); times from the trial folders' ``result.json`` (``time_total_s``).
+    """
+    trials: dict[str, dict[str, Any]] = {}
+    for entry in _read_json(_newest(exp_dir, "experiment_state-*.json")).get("trial_data", []):
+        try:
+            meta, run = json.loads(entry[0]), json.loads(entry[1])
+        except (ValueError, TypeError, IndexError):
+            continue
+        if isinstance(meta, dict) and isinstance(run, dict) and "trial_id" in meta:
+            trials[meta["trial_id"]] = dict(status=meta.get("status"), start=run.get("start_time"))
+    known = bool(trials)
+    for result_file in glob.glob(os.path.join(glob.escape(exp_dir), "*", "result.json")):
+        rows = _read_json(result_file, lines=True) or [{}]
+        tid = str(rows[-1].get("trial_id") or os.path.basename(os.path.dirname(result_file)))
+        info = trials.setdefault(tid, {"status": None if known else "TERMINATED", "start": None})
+        end, first = _num(rows[-1].get("timestamp")), _num(rows[0].get("timestamp"))
+        time_s = _num(rows[-1].get("time_total_s"))
+        time_s = end - first if time_s is None and end and first else time_s
+        start = _num(info["start"]) or (end - time_s if end and time_s else first)
+        info.update(time_s=time_s, end=end, start=start, has_result=True)
+    return [{"trial_id": k, "finished": v["status"] in _FINISHED, **v} for k, v in trials.items()
+            if v.get("has_result") or v["status"] in (*_FINISHED, "RUNNING")]
+
+
+def planned_trials(exp_dir: str) -> int | None:
+    """The planned number of trials (Tune's ``num_samples``, times grid size), if recorded."""
+    for pattern, key in _BUDGET_FILES:
+        path = _newest(exp_dir, pattern)
+        value = _scan_pickle_int(path, key) if path else None
+        if value is not None and value > 0:  # num_samples=-1 means "until stopped"
+            return value
+    return None
+
+
+def summarize(decisions: Sequence[Decision], trials: Sequence[dict[str, Any]],
+              planned: int | None = None, budget_source: str = "--planned-trials") -> str:
+    """The plain-words summary that ``ray-autoterm report`` prints (without the figure line)."""
+    times = [t["time_s"] for t in trials if t["finished"] and t.get("time_s") is not None]
+    mean_s = sum(times) / len(times) if times else None
+    each = f" ({_dur(mean_s)} each on average)" if mean_s is not None else ""
+    done = sum(t["finished"] for t in trials)
+    lines = [f"Trials: {len(trials)} started, {done} finished{each}."]
+    stop = next((d for d in decisions if d.should_stop), None)
+    last = decisions[-1] if decisions else None
+    if last is None:
+        lines.append("No decision yet: no trial has completed with fold scores.")
+    elif stop is not None:
+        what = "statistical error" if stop.error_source == "cv" else "threshold"
+        lines.append(f"Stopped after {stop.num_trials} completed trials: regret bound "
+                     f"{_g(stop.regret_bound)} < {what} {_g(stop.statistical_error)}.")
+        extra = len(trials) - stop.num_trials
+        if extra > 0:
+            lines.append(f"  ({extra} more started trial{'s' * (extra > 1)} not counted: "
+                         "running at the stop, or without usable fold scores.)")
+    else:
+        lines.append(f"Not stopped yet: bound {_g(last.regret_bound)} vs error "
+                     f"{_g(last.statistical_error)} after {last.num_trials} trials "
+                     f"({last.reason}).")
+    inc = stop or last
+    if inc is not None and inc.incumbent_trial_id is not None:
+        folds = ", ".join(_g(v) for v in inc.incumbent_fold_scores or [])
+        lines.append(f"Incumbent: trial {inc.incumbent_trial_id}, mean "
+                     f"{_g(inc.incumbent_value)} ({inc.mode}) over folds [{folds}]")
+        config = json.dumps(inc.incumbent_config, default=str, sort_keys=True)
+        lines.append(f"  config: {config}")
+    lines.append(_budget(stop is not None, trials, planned, budget_source, mean_s))
+    return "\n".join(lines)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run ``ray-autoterm``; returns 0, or 2 for a user error (printed in plain words)."""
+    parser = argparse.ArgumentParser(prog="ray-autoterm", description="Inspect ray-autoterm runs.")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    rep = sub.add_parser("report", help="why and when an experiment stopped; writes a PNG")
+    rep.add_argument("experiment_dir", metavar="EXPERIMENT_DIR", help="Tune experiment directory")
+    rep.add_argument("--output", "-o", metavar="PNG",
+                     help="default: EXPERIMENT_DIR/autoterm_report.png")
+    rep.add_argument("--planned-trials", type=int, metavar="N",
+                     help="the budget you would have run (default: Tune's num_samples, if saved)")
+    try:
+        args = parser.parse_args(argv)
+        if args.planned_trials is not None and args.planned_trials < 1:
+            parser.error("--planned-trials must be a positive whole number of trials")
+    except SystemExit as exc:  # --help (0) and usage errors (2, message already printed)
+        return int(exc.code or 0)
+    exp_dir = os.path.abspath(os.path.expanduser(args.experiment_dir))
+    try:
+        decisions = load_decisions(exp_dir)  # also accepts the log file itself
+        exp_dir = exp_dir if os.path.isdir(exp_dir) else os.path.dirname(exp_dir)
+        planned, source = args.planned_trials, "--planned-trials"
+        if planned is None:
+            planned, source = planned_trials(exp_dir), "Tune's num_samples"
+        print(f"ray-autoterm report for {exp_dir}")
+        print(summarize(decisions, read_trials(exp_dir), planned, source))
+        output = args.output or os.path.join(exp_dir, "autoterm_report.png")
+        try:
+            plot_decisions(decisions, title=os.path.basename(exp_dir)).savefig(output, dpi=120)
+        except OSError as exc:
+            raise ReportError(f"could not write the figure to {output}: {exc}") from None
+        print(f"Figure: {output}")
+    except ReportError as exc:
+        print(f"ray-autoterm: error: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
+def _budget(stopped: bool, trials: Sequence[dict[str, Any]], planned: int | None, source: str,
+            mean_s: float | None) -> str:
+    if planned is None:
+        return "Planned budget unknown (pass --planned-trials N to see the trials and time saved)."
+    text = f"Planned budget: {planned} trials ({source})"
+    if not stopped:
+        return f"{text}; {len(trials)} run so far."
+    saved = max(planned - len(trials), 0)
+    text += f"; saved {saved} trials ({100 * saved / planned:.0f}%)"
+    if saved and mean_s is not None:
+        text += f", about {_dur(saved * mean_s)} of trial time"
+        spans = [(t["start"], t["end"]) for t in trials if t.get("start") and t.get("end")]
+        elapsed = max(e for _, e in spans) - min(s for s, _ in spans) if spans else 0.0
+        if elapsed > 0:  # wall-clock, at the observed concurrency and overheads
+            text += f" (~{_dur(saved * elapsed / len(trials))} wall-clock at the pace observed)"
+    return text + "."
+
+
+def _scan_pickle_int(path: str, key: str) -> int | None:
+    """The int stored right after the string ``key`` in a pickle, without unpickling it."""
+    with contextlib.suppress(Exception), open(path, "rb") as f:  # a format change: budget unknown
+        previous = None
+        for op, arg, _ in pickletools.genops(f.read()):
+            if op.name in ("MEMOIZE", "PUT", "BINPUT", "LONG_BINPUT"):
+                continue
+            if previous == key and op.name in _INT_OPS and isinstance(arg, int):
+                return arg
+            previous = arg if isinstance(arg, str) else None
+    return None
+
+
+def _newest(exp_dir: str, pattern: str) -> str | None:
+    paths = glob.glob(os.path.join(glob.escape(exp_dir), pattern))
+    return max(paths, key=os.path.getmtime) if paths else None
+
+
+def _read_json(path: str | None, lines: bool = False) -> Any:
+    """A JSON file's dict, or a JSON-lines file's dicts; unreadable parts are skipped."""
+    rows = []
+    with contextlib.suppress(OSError), open(path or "", encoding="utf-8", errors="replace") as f:
+        for text in f.readlines() if lines else [f.read()]:
+            with contextlib.suppress(ValueError):
+                rows.append(json.loads(text))
+    rows = [row for row in rows if isinstance(row, dict)]
+    return rows if lines else (rows or [{}])[0]
+
+
+def _num(value: Any) -> float | None:
+    return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
+
+
+def _g(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.4g}"
+
+
+def _dur(seconds: float) -> str:
+    m = seconds / 60
+    return f"{seconds:.1f} s" if m < 2 else f"{m:.1f} min" if m < 120 else f"{m / 60:.1f} h"
