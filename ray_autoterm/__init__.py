@@ -30,6 +30,7 @@ from ray_autoterm.criterion import (
 from ray_autoterm.errors import AutoTermError, GPFitError, InvalidArgumentError, SearchSpaceError
 from ray_autoterm.gp import GPFitter, fit_gp
 from ray_autoterm.history import History, TrialRecord
+from ray_autoterm.plotting import plot_decisions
 from ray_autoterm.space import SearchSpace
 from ray_autoterm.tune import AutoTermSearcher, AutoTermStopper, report_cv_scores, report_fold
 from ray_autoterm.tune.sklearn import cross_validate_and_report, cross_validate_folds
@@ -59,6 +60,7 @@ __all__ = [
     "cross_validate_folds",
     "cv_statistical_error",
     "fit_gp",
+    "plot_decisions",
     "regret_bound",
     "regret_bound_beta",
     "report_cv_scores",

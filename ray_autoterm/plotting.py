@@ -68,7 +68,7 @@ def plot_decisions(
         >>> fig.savefig("autoterm_report.png")  # doctest: +SKIP
     """
     from matplotlib.figure import Figure
-    from matplotlib.ticker import FuncFormatter, MaxNLocator, NullFormatter
+    from matplotlib.ticker import FuncFormatter, LogLocator, MaxNLocator, NullFormatter
 
     decisions = list(decisions)
     if ax is None:
@@ -89,8 +89,10 @@ def plot_decisions(
     lo, hi = (min(values), max(values)) if values else (1e-3, 1.0)
     lo, hi = (lo / 2, hi * 2) if hi / lo < 4 else (lo / 1.3, hi * 1.3)
     top.set_ylim(lo, hi * (hi / lo) ** 0.3)  # a free band at the top (~20%) for the notes
+    # Label 1-2-5 steps only: every minor tick of a log axis labelled is unreadable.
+    top.yaxis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
     top.yaxis.set_major_formatter(FuncFormatter(_tick))
-    top.yaxis.set_minor_formatter(FuncFormatter(_tick) if hi / lo < 30 else NullFormatter())
+    top.yaxis.set_minor_formatter(NullFormatter())
     top.set_ylabel("regret bound / error (log)")
     top.grid(True, which="major", alpha=0.3)
 

@@ -17,6 +17,11 @@ CORE_MODULES = [
     "ray_autoterm.criterion.decision",
     "ray_autoterm.criterion.regret",
     "ray_autoterm.criterion.terminator",
+    "ray_autoterm",
+    "ray_autoterm.tune.stopper",
+    "ray_autoterm.tune.searcher",
+    "ray_autoterm.tune.reporting",
+    "ray_autoterm.tune.sklearn",
 ]
 
 
