@@ -1,0 +1,138 @@
+"""Shared command line and Tune wiring of the examples (driver side only).
+
+Each example defines its search space and a self-contained trainable (Tune ships it to the workers
+by value); this module parses the common options, starts or joins Ray, runs the Tuner with an
+:class:`~ray_autoterm.AutoTermSearcher` linked to an :class:`~ray_autoterm.AutoTermStopper`, and
+prints why the search ended.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import time
+from collections.abc import Callable, Mapping
+from typing import Any
+
+os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
+os.environ.setdefault("RAY_AUTH_MODE", "disabled")
+# The classic progress table honours `metric_columns`, so the bound and the error show live.
+os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")
+
+
+def parse_args(
+    doc: str, argv: list[str] | None = None, *, num_samples: int = 100, name: str = "autoterm"
+) -> argparse.Namespace:
+    """The examples' common options (``doc``: the example's module docstring)."""
+    parser = argparse.ArgumentParser(
+        description=doc.strip().splitlines()[0],
+        epilog="\n".join(doc.strip().splitlines()[1:]),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--address", default=None,
+                        help="address of a running Ray cluster (e.g. auto, or ray://host:10001); "
+                             "default: start a local 2-CPU Ray")
+    parser.add_argument("--num-samples", type=int, default=num_samples,
+                        help=f"trial budget (default {num_samples}); the stopper may end the "
+                             "search sooner")
+    parser.add_argument("--max-concurrent", type=int, default=2,
+                        help="trials run at a time (default 2)")
+    parser.add_argument("--gpus-per-trial", type=float, default=0.0,
+                        help="GPUs reserved per trial (default 0: CPU only)")
+    parser.add_argument("--storage-path", default=os.path.expanduser("~/ray_results"),
+                        help="where Tune writes the experiment (default ~/ray_results)")
+    parser.add_argument("--name", default=None,
+                        help=f"experiment name (default {name}-<unix time>)")
+    parser.add_argument("--seed", type=int, default=0,
+                        help="seeds the searcher, the CV splits and the models (default 0)")
+    args = parser.parse_args(argv)
+    if args.num_samples < 1:
+        parser.error(f"--num-samples must be >= 1; got {args.num_samples}")
+    if args.max_concurrent < 1:
+        parser.error(f"--max-concurrent must be >= 1; got {args.max_concurrent}")
+    if args.gpus_per_trial < 0:
+        parser.error(f"--gpus-per-trial must be >= 0; got {args.gpus_per_trial}")
+    args.name = args.name or f"{name}-{int(time.time())}"
+    args.storage_path = os.path.abspath(os.path.expanduser(args.storage_path))
+    return args
+
+
+def run_search(
+    trainable: Callable[[dict[str, Any]], None],
+    space: Mapping[str, Any],
+    args: argparse.Namespace,
+    *,
+    loss_name: str,
+    constants: Mapping[str, Any] | None = None,
+) -> int:
+    """Tune ``trainable`` over ``space`` until the stopper fires or the budget is spent.
+
+    ``constants`` (seed, GPU flag, ...) are merged into every config as fixed values (they take
+    no GP dimension). Returns the process exit code.
+    """
+    import ray
+    from ray import tune
+
+    from ray_autoterm import AutoTermSearcher, AutoTermStopper
+
+    if args.address:
+        ray.init(address=args.address, log_to_driver=False)
+    else:
+        # address="local": start a fresh local Ray, never join one that `ray start` left running.
+        ray.init(address="local", num_cpus=2, include_dashboard=False, log_to_driver=False)
+
+    param_space = {**dict(space), **dict(constants or {})}
+    searcher = AutoTermSearcher(param_space, seed=args.seed)
+    # Linked: one history and one GP fitter; once the stopper fires the searcher proposes nothing.
+    stopper = AutoTermStopper(searcher=searcher, seed=args.seed)
+    resources = {"cpu": 1, "gpu": args.gpus_per_trial}
+    reporter = tune.CLIReporter(
+        metric_columns={
+            "cv_mean": f"CV {loss_name}",
+            "autoterm/regret_bound": "regret bound",
+            "autoterm/statistical_error": "stat. error",
+        },
+        parameter_columns=list(space)[:4],
+        max_report_frequency=15,
+    )
+    tuner = tune.Tuner(
+        tune.with_resources(trainable, resources),
+        tune_config=tune.TuneConfig(
+            search_alg=searcher, num_samples=args.num_samples,
+            max_concurrent_trials=args.max_concurrent, reuse_actors=True,
+        ),
+        run_config=tune.RunConfig(
+            stop=stopper, storage_path=args.storage_path, name=args.name,
+            progress_reporter=reporter, verbose=1,
+        ),
+    )
+    start = time.time()
+    grid = tuner.fit()
+    stopper.wait_for_decision()
+    seconds = time.time() - start
+    ran = sum(1 for r in grid if r.metrics and "cv_scores" in r.metrics)
+    errors = sum(1 for r in grid if r.error is not None)
+
+    print()
+    print("=" * 78)
+    if stopper.fired is not None:
+        print(f"Stopped by ray-autoterm: {stopper.fired.summary()}")
+    else:
+        print("Did not stop: budget exhausted.")
+        last = stopper.latest_decision
+        print(f"Latest decision: {last.summary() if last else 'none (no trial completed)'}")
+    decision = stopper.fired or stopper.latest_decision
+    if decision is not None and decision.incumbent_config is not None:
+        tuned = {k: v for k, v in decision.incumbent_config.items() if k in space}
+        print(f"Incumbent (trial {decision.incumbent_trial_id}): CV {loss_name} "
+              f"{decision.incumbent_value:.4f} ± {decision.statistical_error:.4f} "
+              f"(statistical error, Eq. 9)")
+        print(f"  config: {tuned}")
+    print(f"Trials run: {ran} of a budget of {args.num_samples}"
+          + (f" ({errors} errored)" if errors else "") + f", in {seconds:.0f} s.")
+    exp_dir = stopper.log_dir or getattr(grid, "experiment_path", "") or ""
+    log = os.path.join(exp_dir, "autoterm_decisions.jsonl")
+    print(f"Experiment directory: {exp_dir}")
+    print(f"  decision log: {log}{'' if os.path.exists(log) else ' (not written)'}")
+    print("=" * 78)
+    return 0
