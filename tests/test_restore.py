@@ -16,14 +16,18 @@ from ray_autoterm.tune import _shared
 
 
 class InterruptAfter(tune.Callback):
-    """Sends the driver SIGINT after ``n`` completed trials, as a user's Ctrl-C would."""
+    """Sends the driver SIGINT after ``n`` completed trials, as a user's Ctrl-C would.
 
-    def __init__(self, n: int) -> None:
-        self.n, self.done = n, 0
+    Tune restores callbacks with the experiment, so a marker file makes it fire only once.
+    """
+
+    def __init__(self, n: int, marker: str) -> None:
+        self.n, self.done, self.marker = n, 0, marker
 
     def on_trial_complete(self, iteration, trials, trial, **info):
         self.done += 1
-        if self.done == self.n:
+        if self.done == self.n and not os.path.exists(self.marker):
+            open(self.marker, "w").close()
             os.kill(os.getpid(), signal.SIGINT)
 
 
@@ -74,7 +78,7 @@ def test_interrupted_tuner_restores_with_the_same_history(ray_local, tmp_path):
         ),
         run_config=tune.RunConfig(
             stop=stopper, storage_path=str(tmp_path), name=name, verbose=0,
-            callbacks=[InterruptAfter(12)],
+            callbacks=[InterruptAfter(12, str(tmp_path / "interrupted"))],
         ),
     )
     tuner.fit()

@@ -38,7 +38,12 @@ def cross_validate_folds(
     With ``parallel=True`` each fold runs as a Ray task (``num_cpus_per_fold`` CPUs each), so
     the folds of one trial spread over the cluster's nodes; the data go to the object store once,
     and the losses come back in fold order (``ray.get`` on the list of refs). A fold task that
-    dies raises in the trial, which Tune marks as errored and the stopper leaves out.
+    dies raises in the trial, which Tune marks as errored and the stopper leaves out. Tune runs
+    a trial's tasks inside the trial's reserved resources, so reserve CPUs for the folds, spread
+    over nodes::
+
+        tune.with_resources(trainable, tune.PlacementGroupFactory(
+            [{"CPU": 1}] + [{"CPU": 1}] * k, strategy="SPREAD"))
 
     Example:
         >>> from sklearn.datasets import load_iris
