@@ -56,7 +56,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
 
-    ray.init(address=args.address, include_dashboard=False, log_to_driver=False)
+    # "local": a fresh instance, never one that `ray start` left running, unless asked.
+    ray.init(address=args.address or "local", include_dashboard=False, log_to_driver=False)
     searcher = AutoTermSearcher(SPACE, seed=args.seed)
     stopper = AutoTermStopper(searcher=searcher)  # loss = mean fold log loss, minimised
     reporter = tune.CLIReporter(
