@@ -112,6 +112,12 @@ class AutoTermCriterion:
         self.seed = seed
         self.fitter = fitter if fitter is not None else GPFitter()
         self._last_argmin: np.ndarray | None = None
+        self._last_bound: tuple[Any, float, Any] | None = None  # (model, β, RegretBound)
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = self.__dict__.copy()
+        state["_last_bound"] = None  # holds a torch model: a cache, not state
+        return state
 
     # ------------------------------------------------------------------ helpers
     @property
@@ -196,10 +202,18 @@ class AutoTermCriterion:
             extra = self._last_argmin if (
                 self._last_argmin is not None and self._last_argmin.shape == (space.dim,)
             ) else None
-            rb = regret_bound(
-                model, X_fit, space.bounds, beta, space.onehot_groups, extra,
-                num_restarts=self.num_restarts, raw_samples=self.raw_samples, seed=self.seed,
-            )
+            if self._last_bound is not None and self._last_bound[0] is model and (
+                self._last_bound[1] == beta
+            ):
+                # The new trial did not enter the fit set: same GP (the fitter's cache), same
+                # β, hence the same bound; skip the LCB optimisation.
+                rb = self._last_bound[2]
+            else:
+                rb = regret_bound(
+                    model, X_fit, space.bounds, beta, space.onehot_groups, extra,
+                    num_restarts=self.num_restarts, raw_samples=self.raw_samples, seed=self.seed,
+                )
+                self._last_bound = (model, beta, rb)
         except (GPFitError, RuntimeError, ValueError) as exc:
             logger.warning(
                 "ray-autoterm could not compute the regret bound after %d trials, so it will not "
