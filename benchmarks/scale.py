@@ -417,6 +417,23 @@ def render(runs: list[dict[str, Any]], args: argparse.Namespace, wall: float,
         out.append(
             f"\nRun-to-run spread of the no-stopper throughput: {noise:.0f}% of its mean (other "
             f"jobs share the machine); differences within that are not resolved.")
+        blocks = sorted({r["block"] for r in runs if r.get("block", -1) >= 0})
+        if len(blocks) > 1:
+            out.append("\nPer ABBA block (each arm's mean results/s in the block over the "
+                       "no-stopper mean in the same block; median [min, max] over "
+                       f"{len(blocks)} blocks):")
+            for kind in ("stopper", "proposed", "process"):
+                ratios = []
+                for blk in blocks:
+                    arm = [r["throughput"] for r in runs if r.get("block") == blk
+                           and r["kind"] == kind]
+                    ref = [r["throughput"] for r in runs if r.get("block") == blk
+                           and r["kind"] == "none"]
+                    if arm and ref:
+                        ratios.append(statistics.mean(arm) / statistics.mean(ref))
+                if ratios:
+                    out.append(f"- {LABELS[kind]}: {100 * (statistics.median(ratios) - 1):+.1f}% "
+                               f"[{100 * (min(ratios) - 1):+.1f}%, {100 * (max(ratios) - 1):+.1f}%]")
     for kind in ("stopper", "proposed", "process"):
         stop_runs = [r for r in runs if r["kind"] == kind]
         if not stop_runs:
@@ -523,6 +540,7 @@ def main(argv: list[str] | None = None) -> int:
             order.append("real")
         for i, kind in enumerate(order, start=1):
             r = run_once(kind, args, storage, i)
+            r["block"] = (i - 1) // (2 * len(arms)) if kind != "real" else -1
             runs.append(r)
             extra = (f", {r['num_decisions']} decisions, latency median "
                      f"{1e3 * pct([v for _, v in r['latency']], 50):.0f} ms"
