@@ -45,6 +45,7 @@ import numpy as np  # noqa: E402
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from _provenance import describe, provenance  # noqa: E402
 from ray_autoterm.space import NumericParam, SearchSpace  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -207,6 +208,7 @@ def run_one(
         "wall_time_s": time.perf_counter() - start,
         "host": {"python": platform.python_version(), "machine": platform.machine(),
                  "cpus": os.cpu_count()},
+        "code": provenance(),
         "trials": trials,
     }
 
@@ -242,6 +244,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", default=str(RESULTS), help="directory of the run files")
     parser.add_argument("--force", action="store_true", help="redo runs whose file exists")
     args = parser.parse_args(argv)
+    code = provenance()
+    print(f"ray_autoterm from {code['package']}, {describe(code)}", flush=True)
 
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)

@@ -68,7 +68,9 @@ def test_warm_start_keeps_or_improves_the_fit() -> None:
         torch.testing.assert_close(value, hp[key], rtol=1e-4, atol=1e-6)
     X2, y2 = np.vstack([X, [[0.31, 0.69]]]), np.append(y, 0.0)
     warm, cold2 = fit_gp(X2, y2, warm_start=hp), fit_gp(X2, y2)
-    assert _mll(warm) >= _mll(cold2) - 1e-4
+    # Warm fits stop at a looser tolerance (WARM_FIT_OPTIONS): close to, not exactly at, the
+    # cold optimum (the MLL here is per observation).
+    assert _mll(warm) >= _mll(cold2) - 5e-3
 
 
 def test_fitter_shares_one_fit_for_the_same_data() -> None:
@@ -113,3 +115,48 @@ def test_fitter_pickle_drops_cache_keeps_counts() -> None:
     assert clone._cache == {} and clone._warm == {}
     clone.fit(X, y, role="bound")  # the cache did not survive: a real fit
     assert clone.num_fits == 2 and fitter.num_fits == 1
+
+
+def test_fitter_refits_hyperparameters_only_after_enough_new_data() -> None:
+    """Between refits the GP keeps its hyperparameters and is conditioned on the new data."""
+    X, y = _data(40, seed=4)
+    fitter = GPFitter(refit_growth=0.1)
+    first = fitter.fit(X[:20], y[:20])  # cold: a refit
+    hp = hyperparameters(first)
+    second = fitter.fit(X[:21], y[:21])  # 1 new data set < 0.1 * 21: conditioned only
+    assert (fitter.num_fits, fitter.num_refits) == (2, 1)
+    for key, value in hyperparameters(second).items():
+        torch.testing.assert_close(value, hp[key])
+    # ... but it is a GP on the new data: it interpolates the added point's neighbourhood.
+    assert second.train_inputs[0].shape[0] == 21
+    fitter.fit(X[:22], y[:22])  # 2 new data sets < 0.1 * 22: conditioned
+    fitter.fit(X[:23], y[:23])  # 3 >= 0.1 * 23: refit
+    assert (fitter.num_fits, fitter.num_refits) == (4, 2)
+    every = GPFitter(refit_growth=0)
+    for n in (20, 21, 22):
+        every.fit(X[:n], y[:n])
+    assert every.num_refits == 3
+
+
+def test_conditioned_gp_stays_close_to_a_full_refit() -> None:
+    X, y = _data(30, seed=5)
+    fitter = GPFitter(refit_growth=0.5)
+    fitter.fit(X[:28], y[:28])
+    conditioned = fitter.fit(X, y)
+    assert fitter.num_refits == 1
+    full = fit_gp(X, y)
+    grid = torch.rand(200, 2, dtype=torch.float64, generator=torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        a, b = conditioned.posterior(grid).mean, full.posterior(grid).mean
+    assert float((a - b).abs().max()) < 0.05 * float(y.std())
+
+
+@pytest.mark.parametrize(("kwargs", "match"), [
+    ({"refit_growth": -0.1}, r"`refit_growth`.*got -0.1"),
+    ({"cache_size": 0}, r"`cache_size`.*got 0"),
+])
+def test_fitter_rejects_bad_arguments(kwargs, match) -> None:
+    from ray_autoterm.errors import InvalidArgumentError
+
+    with pytest.raises(InvalidArgumentError, match=match):
+        GPFitter(**kwargs)

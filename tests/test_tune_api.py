@@ -25,6 +25,8 @@ from ray_autoterm.errors import InvalidArgumentError, SearchSpaceError
         ({"cv_scores_key": ""}, r"`cv_scores_key`.*got ''"),
         ({"metric": "loss"}, r"`metric`.*unless `threshold`"),
         ({"let_running_finish": "yes"}, r"`let_running_finish`.*'yes'"),
+        ({"duty_cycle": 0}, r"`duty_cycle`.*\(0, 1\].*got 0"),
+        ({"duty_cycle": 1.5}, r"`duty_cycle`.*got 1.5"),
         ({"searcher": object()}, r"`searcher`.*AutoTermSearcher"),
     ],
 )

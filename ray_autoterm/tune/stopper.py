@@ -43,7 +43,11 @@ class AutoTermStopper(Stopper):
     the worker, which evaluates the criterion on everything recorded at that moment (trials that
     complete meanwhile are included in the next evaluation, so bursts coalesce). ``stop_all()``
     therefore sees a new decision once that evaluation has finished, typically well under a
-    second after the trial's final result. :meth:`decide` evaluates synchronously.
+    second after the trial's final result. The worker holds Python's GIL while it computes, so
+    it is rationed (``duty_cycle``): after an evaluation that took ``t`` seconds it rests
+    ``t * (1 / duty_cycle - 1)`` seconds, and however fast trials complete, the GP work takes
+    at most that share of the driver's time (``benchmarks/scale.py`` measures Tune's result
+    throughput with and without the stopper). :meth:`decide` evaluates synchronously.
     ``background=False`` evaluates inside ``__call__`` (deterministic; for tests and debugging).
 
     **Every decision** is kept in :attr:`decisions` and appended as one JSON line to
@@ -70,6 +74,10 @@ class AutoTermStopper(Stopper):
             first result (a linked searcher starts none), and ``stop_all()`` turns ``True`` once
             the running ones are done.
         background: Run the GP work in a worker thread (default) or synchronously.
+        duty_cycle: The largest share of wall time the background worker computes, in (0, 1]
+            (``1``: evaluate again as soon as a trial completes). Lower values leave more of the
+            driver to Tune when trials are very short, and delay decisions (and so the stop)
+            by up to ``(1 / duty_cycle - 1)`` times a decision's duration.
         log_dir: Where to write the decision log; default: the experiment directory.
         report_progress: Add the latest decision to every result, under ``autoterm/...``
             (``regret_bound``, ``statistical_error``, ``num_trials``, ``stopped``). Tune passes
@@ -110,6 +118,7 @@ class AutoTermStopper(Stopper):
         beta_scale: float = 0.2,
         let_running_finish: bool = False,
         background: bool = True,
+        duty_cycle: float = 0.25,
         log_dir: str | os.PathLike[str] | None = None,
         report_progress: bool = True,
         seed: int = 0,
@@ -132,6 +141,11 @@ class AutoTermStopper(Stopper):
         ):
             if not isinstance(value, bool):
                 raise invalid(name, value, "True or False")
+        if isinstance(duty_cycle, bool) or not isinstance(duty_cycle, (int, float)) or not (
+            0 < duty_cycle <= 1
+        ):
+            raise invalid("duty_cycle", duty_cycle, "a number in (0, 1], e.g. 0.25")
+        self.duty_cycle = float(duty_cycle)
         self.let_running_finish = let_running_finish
         self.background = background
         self.report_progress = report_progress
@@ -182,6 +196,7 @@ class AutoTermStopper(Stopper):
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.__dict__.update(state)
+        self.__dict__.setdefault("duty_cycle", 0.25)  # a stopper saved by an older version
         self.decisions = [Decision.from_dict(d) for d in state["decisions"]]
         self._state = attach(self._state)
         self._configure_state()
@@ -307,13 +322,21 @@ class AutoTermStopper(Stopper):
             self._worker.start()
 
     def _work(self) -> None:
+        import time
+
         while True:
             self._wake.wait()
             self._wake.clear()
+            start = time.perf_counter()
             try:
                 self.decide()
             except Exception:  # never let the worker die silently; keep the run going
                 logger.exception("ray-autoterm failed to evaluate the criterion; not stopping.")
+            if self._state.fired is not None:
+                continue  # nothing left to ration
+            # Rest in proportion to the work just done (see ``duty_cycle``); completions that
+            # arrive meanwhile set ``_wake`` and are evaluated together afterwards.
+            time.sleep((time.perf_counter() - start) * (1.0 / self.duty_cycle - 1.0))
 
     def wait_for_decision(self, timeout: float = 60.0) -> None:
         """Block until the background worker has evaluated everything recorded so far."""
