@@ -10,7 +10,10 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def provenance() -> dict[str, Any]:
-    """``{"commit": sha or None, "clean": bool or None, "package": path of ray_autoterm}``."""
+    """``{"commit": sha or None, "clean": bool or None, "package": path of ray_autoterm}``.
+
+    ``clean`` is whether the tracked code matches the commit (``benchmarks/results/`` aside).
+    """
     import ray_autoterm
 
     def git(*args: str) -> str | None:
@@ -21,7 +24,9 @@ def provenance() -> dict[str, Any]:
             return None
 
     commit = git("rev-parse", "HEAD")
-    status = git("status", "--porcelain", "--untracked-files=no")
+    # The code's state: results written by the benchmarks themselves do not count.
+    status = git("status", "--porcelain", "--untracked-files=no", "--", ".",
+                 ":(exclude)benchmarks/results")
     return {"commit": commit, "clean": None if status is None else status == "",
             "package": str(Path(ray_autoterm.__file__).parent)}
 
