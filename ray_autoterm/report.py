@@ -139,7 +139,8 @@ def summarize(decisions: Sequence[Decision], trials: Sequence[dict[str, Any]],
             lines.append(f"  ({extra} more started trial{'s' * (extra > 1)} not counted: "
                          "running at the stop, or without usable fold scores.)")
     else:
-        lines.append(f"Not stopped yet: bound {_g(last.regret_bound)} vs error "
+        at_least = "" if last.bound_exact else ">= "
+        lines.append(f"Not stopped yet: bound {at_least}{_g(last.regret_bound)} vs error "
                      f"{_g(last.statistical_error)} after {last.num_trials} trials "
                      f"({last.reason}).")
     inc = stop or last

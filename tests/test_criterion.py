@@ -152,3 +152,20 @@ def test_bad_arguments_raise_naming_argument_and_value(name: str, value: object)
         AutoTermCriterion(**{name: value})
     with pytest.raises(ValueError, match=r"`threshold` argument must be None when `val_train_ratio`"):
         AutoTermCriterion(threshold=0.1, val_train_ratio=0.2)
+
+
+def test_screened_bounds_give_the_same_decisions_as_exact_ones() -> None:
+    """``exact_bound=False`` skips the LCB minimisation only where it cannot change Eq. 10."""
+    history = _random_history(45, seed=7, noise=0.03)
+    records = history.completed()
+    lazy, exact = AutoTermCriterion(), AutoTermCriterion(exact_bound=True)
+    skipped = 0
+    for n in range(20, 46):
+        a, b = lazy.evaluate(records[:n], SPACE_2D), exact.evaluate(records[:n], SPACE_2D)
+        assert a.should_stop == b.should_stop, n
+        assert b.bound_exact
+        if not a.bound_exact:
+            skipped += 1
+            assert a.statistical_error <= a.regret_bound <= b.regret_bound * 1.1 + 1e-9
+            assert "at least" in a.reason
+    assert skipped > 0

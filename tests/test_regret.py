@@ -136,3 +136,30 @@ def test_lcb_minimum_against_a_dense_grid() -> None:
     assert abs(rb.min_lcb - dense_min) <= 1e-3 * abs(dense_min)
     assert rb.min_lcb <= evaluated_min
     assert rb.bound > 0
+
+
+def test_screening_underestimates_the_bound_and_decides_only_above_the_threshold() -> None:
+    rng = np.random.default_rng(3)
+    X = rng.random((30, 2))
+    y = ((X - [0.3, 0.7]) ** 2).sum(1) + 0.02 * rng.standard_normal(30)
+    model = fit_gp(X, y)
+    beta = regret_bound_beta(2, len(X))
+    exact = regret_bound(model, X, UNIT_2D, beta)
+    assert exact.exact
+    # A threshold far below the bound: the screened bound already exceeds it.
+    lazy = regret_bound(model, X, UNIT_2D, beta, stop_below=exact.bound / 10)
+    assert not lazy.exact and exact.bound / 10 <= lazy.bound <= exact.bound + 1e-9
+    # A threshold above the bound: screening cannot decide, the exact minimisation runs.
+    confirm = regret_bound(model, X, UNIT_2D, beta, stop_below=exact.bound * 2)
+    assert confirm.exact and confirm.bound == pytest.approx(exact.bound, rel=1e-9)
+
+
+def test_screened_points_are_valid_one_hot_points() -> None:
+    from ray_autoterm.criterion.regret import screen_lcb
+
+    model = QuadraticModel([0.3, 0.0, 0.5, 1.0], s0=0.1, s1=0.2, weights=[1.0, 2.0, 1.0, 0.5])
+    bounds = np.array([[0.0] * 4, [1.0] * 4])
+    value, x = screen_lcb(model, bounds, 4.0, [[1, 2, 3]], np.zeros((0, 4)), raw_samples=64)
+    assert sorted(x[1:].tolist()) == [0.0, 0.0, 1.0]
+    exact, _ = minimize_lcb(model, bounds, 4.0, [[1, 2, 3]], np.zeros((0, 4)))
+    assert value >= exact - 1e-12  # an upper estimate of the minimum over valid points

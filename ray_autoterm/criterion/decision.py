@@ -36,6 +36,9 @@ class Decision:
         min_ucb: ``min_{γ ∈ G_t} μ_t(γ) + sqrt(β_t)·σ_t(γ)``.
         min_lcb: ``min_{γ ∈ Γ} μ_t(γ) − sqrt(β_t)·σ_t(γ)``.
         regret_bound: ``r̄_t = min_ucb − min_lcb`` (Eq. 8).
+        bound_exact: ``False`` when the LCB was only screened because that already showed
+            ``r̄_t >= ε`` (see ``AutoTermCriterion(exact_bound=...)``): ``regret_bound`` is then
+            a lower estimate, and the true bound is at least this.
         statistical_error: ``ε`` of the incumbent (Eq. 9), or the user's fixed threshold.
         error_source: ``"cv"`` (Eq. 9) or ``"threshold"``.
         incumbent_trial_id: Trial id of the incumbent ``γ*_t``.
@@ -57,6 +60,7 @@ class Decision:
     min_ucb: float | None = None
     min_lcb: float | None = None
     regret_bound: float | None = None
+    bound_exact: bool = True
     statistical_error: float | None = None
     error_source: str = "cv"
     incumbent_trial_id: str | None = None
@@ -85,7 +89,9 @@ class Decision:
 
     def summary(self) -> str:
         """A one-line human summary: the numbers and the reason."""
-        bound = "n/a" if self.regret_bound is None else f"{self.regret_bound:.4g}"
+        bound = "n/a" if self.regret_bound is None else (
+            f"{'' if self.bound_exact else '>= '}{self.regret_bound:.4g}"
+        )
         err = "n/a" if self.statistical_error is None else f"{self.statistical_error:.4g}"
         verdict = "STOP" if self.should_stop else "continue"
         return (

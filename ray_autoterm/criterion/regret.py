@@ -79,12 +79,16 @@ class RegretBound:
         min_ucb: ``min_{γ ∈ G_t} μ_t(γ) + sqrt(β_t)·σ_t(γ)``.
         min_lcb: ``min_{γ ∈ Γ} μ_t(γ) − sqrt(β_t)·σ_t(γ)``.
         argmin_lcb: Where ``min_lcb`` was found (encoded space, ``d``-vector).
+        exact: ``False`` when the LCB was only screened (see ``stop_below`` of
+            :func:`regret_bound`): ``min_lcb`` is then an upper estimate of the minimum, so
+            ``bound`` is a lower estimate of ``r̄_t`` (the true bound is at least this).
     """
 
     beta: float
     min_ucb: float
     min_lcb: float
     argmin_lcb: np.ndarray
+    exact: bool = True
 
     @property
     def bound(self) -> float:
@@ -109,6 +113,41 @@ def confidence_bounds(model: Any, X: torch.Tensor, beta: float) -> tuple[torch.T
         sd = post.variance.clamp_min(0.0).sqrt().reshape(-1)
     width = math.sqrt(beta) * sd
     return mean - width, mean + width
+
+
+def screen_lcb(
+    model: Any,
+    bounds: np.ndarray,
+    beta: float,
+    onehot_groups: Sequence[Sequence[int]],
+    candidates: np.ndarray,
+    *,
+    raw_samples: int = 256,
+    seed: int = 0,
+) -> tuple[float, np.ndarray]:
+    """The smallest LCB over ``raw_samples`` scrambled-Sobol points and ``candidates``.
+
+    Every screened point is a valid point of the space (one-hot blocks are snapped to one
+    category), so the result is never below ``min_{γ ∈ Γ} lcb(γ)``: an upper estimate of the
+    minimum from one batched posterior evaluation, without gradient steps.
+
+    Returns:
+        ``(min_lcb, argmin)`` over the screened points.
+    """
+    from botorch.utils.sampling import draw_sobol_samples
+
+    b = torch.as_tensor(bounds, dtype=DTYPE)
+    pts = draw_sobol_samples(bounds=b, n=raw_samples, q=1, seed=seed).to(DTYPE).squeeze(-2)
+    for group in onehot_groups:
+        cols = list(group)
+        winner = pts[:, cols].argmax(dim=-1)
+        pts[:, cols] = 0.0
+        pts[torch.arange(len(pts)), torch.as_tensor(cols)[winner]] = 1.0
+    if candidates is not None and len(candidates):
+        pts = torch.cat([pts, torch.as_tensor(np.atleast_2d(candidates), dtype=DTYPE)])
+    lcb, _ = confidence_bounds(model, pts, beta)
+    i = int(lcb.argmin())
+    return float(lcb[i]), pts[i].numpy().copy()
 
 
 def minimize_lcb(
@@ -166,10 +205,19 @@ def regret_bound(
     num_restarts: int = 8,
     raw_samples: int = 256,
     seed: int = 0,
+    stop_below: float | None = None,
 ) -> RegretBound:
     """The regret upper bound of Eq. 8 from a fitted GP::
 
         r̄_t = min_{γ ∈ G_t} ucb_t(γ) − min_{γ ∈ Γ} lcb_t(γ),   ucb/lcb = μ_t ± sqrt(β_t)·σ_t
+
+    The LCB is first screened (:func:`screen_lcb`: quasi-random points and the candidates, one
+    posterior call). Screening can only overestimate ``min lcb``, so it can only underestimate
+    ``r̄_t``: if the screened bound is already at least ``stop_below`` (the statistical error
+    ``ε``), then ``r̄_t >= ε`` and Eq. 10 does not stop, whatever the exact minimum is. Only
+    then is the gradient minimisation skipped (``exact=False`` in the result); otherwise, or
+    with ``stop_below=None``, the LCB is minimised (:func:`minimize_lcb`) and the smaller of
+    the two minima is used.
 
     Args:
         model: A fitted single-outcome BoTorch model of the losses (posterior in metric units).
@@ -182,6 +230,7 @@ def regret_bound(
         num_restarts: Gradient restarts of the LCB minimisation.
         raw_samples: Quasi-random points screened for the restarts.
         seed: Seeds the screening.
+        stop_below: The threshold the bound is compared with; ``None`` always minimises.
 
     Returns:
         A :class:`RegretBound`. Since the evaluated points are candidates of the LCB
@@ -198,13 +247,20 @@ def regret_bound(
         True
     """
     X_eval = torch.as_tensor(np.atleast_2d(X_evaluated), dtype=DTYPE)
-    lcb_eval, ucb_eval = confidence_bounds(model, X_eval, beta)
+    _, ucb_eval = confidence_bounds(model, X_eval, beta)
+    min_ucb = float(ucb_eval.min())
     candidates = X_eval.numpy()
     if extra_candidates is not None and len(extra_candidates):
         candidates = np.vstack([candidates, np.atleast_2d(extra_candidates)])
+    screened, screened_x = screen_lcb(
+        model, bounds, beta, onehot_groups, candidates, raw_samples=raw_samples, seed=seed
+    )
+    if stop_below is not None and min_ucb - screened >= stop_below:
+        return RegretBound(beta, min_ucb, screened, screened_x, exact=False)
     min_lcb, argmin = minimize_lcb(
         model, bounds, beta, onehot_groups, candidates,
         num_restarts=num_restarts, raw_samples=raw_samples, seed=seed,
     )
-    min_lcb = min(min_lcb, float(lcb_eval.min()))
-    return RegretBound(beta=beta, min_ucb=float(ucb_eval.min()), min_lcb=min_lcb, argmin_lcb=argmin)
+    if screened < min_lcb:
+        min_lcb, argmin = screened, screened_x
+    return RegretBound(beta=beta, min_ucb=min_ucb, min_lcb=min_lcb, argmin_lcb=argmin)
