@@ -5,16 +5,19 @@ Runs the same Tune experiment (random search, ``reuse_actors=True``, ``verbose=0
 times in one process on a ``ray.cluster_utils.Cluster`` (3 nodes x 12 logical CPUs by default,
 so 32 concurrent trials fit on a 2-core machine):
 
-* ``stopper``  with ``AutoTermStopper(min_trials=10**9)``: it never stops, but does all the GP
-               work (every decision fits the GP and computes the bound; checked);
+* ``stopper``  with ``AutoTermStopper()`` as shipped, made never to stop (where it fires, the
+               benchmark notes the trial and un-fires it), so it does all the GP work (hyperparameters refitted after 10% new data, the warm GP
+               conditioned in between; the LCB screened while the bound is above the error;
+               the worker thread capped at ``duty_cycle=0.25``); past the would-be stop the
+               bound is mostly below the error and every decision minimises the LCB exactly,
+               so the run's later part is the stopper's most expensive regime;
+* ``eager``    the first release's behaviour, for reference: a hyperparameter refit and an exact
+               LCB minimisation at every decision, and a worker that evaluates again as soon as
+               a trial completes (``refit_growth=0, exact_bound=True, duty_cycle=1.0``);
 * ``none``     without a stopper;
-* ``proposed`` a prototype of the recommended changes (in this script only): the never-stopping
-               stopper with a fitter that refits the GP hyperparameters only when the fit data
-               grew by 10% (else it conditions the warm GP on the new data) and a worker that
-               uses at most 25% of one core (it waits 3x a decision's time before the next);
 * ``real``     (``--real``) with the default stopper (``min_trials=20``), to see when it fires.
 
-The arms run in ABBA order (none, stopper, proposed, proposed, stopper, none per ``--rounds``)
+The arms run in ABBA order (none, stopper, eager, eager, stopper, none per ``--rounds``)
 so that drift in the machine's load cancels. Reported: Tune's result throughput (results per second, between the
 first and the last result seen by a callback in the driver) and the total time for each run;
 the stopper's decision latency (from a trial's final result arriving at the stopper to the
@@ -52,6 +55,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import ray  # noqa: E402
 from ray import tune  # noqa: E402
 
+from _provenance import describe, provenance  # noqa: E402
 from ray_autoterm import AutoTermStopper, report_cv_scores  # noqa: E402
 from ray_autoterm.criterion.terminator import AutoTermCriterion  # noqa: E402
 from ray_autoterm.gp import GPFitter  # noqa: E402
@@ -109,10 +113,11 @@ class _MLLCounter:
 
 
 class TimedFitter(GPFitter):
-    """Records (n_fit, wall s, thread CPU s, MLL evaluations) of every real fit."""
+    """Records (n_fit, wall s, thread CPU s, MLL evaluations) of every model computed; a model
+    conditioned on new data without a hyperparameter refit has 0 MLL evaluations."""
 
-    def __init__(self) -> None:
-        super().__init__()
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
         self.log: list[tuple[int, float, float, int]] = []
 
     def fit(self, X: np.ndarray, y: np.ndarray, role: str = "bound") -> Any:
@@ -125,43 +130,14 @@ class TimedFitter(GPFitter):
         return model
 
 
-class ProposedFitter(TimedFitter):
-    """Prototype of a change to ``GPFitter``: refit the hyperparameters only when the fit data
-    grew by ``stale`` (10%) since the last real fit; otherwise condition the GP, with the warm
-    hyperparameters, on the new data (no ``fit_gpytorch_mll``)."""
-
-    def __init__(self, stale: float = 0.1) -> None:
-        super().__init__()
-        self.stale = stale
-        self._last_refit: dict[tuple[Any, ...], int] = {}
-        self.num_conditioned = 0
-
-    def fit(self, X: np.ndarray, y: np.ndarray, role: str = "bound") -> Any:
-        import torch
-
-        from ray_autoterm.gp import DTYPE, build_gp
-
-        structure = (role, np.shape(X)[1])
-        warm, last = self._warm.get(structure), self._last_refit.get(structure)
-        if warm is not None and last is not None and len(y) < last * (1 + self.stale):
-            w, c = time.perf_counter(), time.thread_time()
-            model = build_gp(torch.as_tensor(X, dtype=DTYPE),
-                             torch.as_tensor(y, dtype=DTYPE).reshape(-1, 1))
-            model.load_state_dict(warm, strict=False)
-            model.eval()
-            self.num_conditioned += 1
-            self.log.append((len(y), time.perf_counter() - w, time.thread_time() - c, 0))
-            return model
-        model = super().fit(X, y, role=role)
-        self._last_refit[structure] = len(y)
-        return model
-
-
 class TimedStopper(AutoTermStopper):
     """AutoTermStopper that records when each trial's fold list arrived and its own call cost."""
 
-    def __init__(self, *args: Any, fitter: GPFitter | None = None, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, fitter: GPFitter | None = None, never_fire: bool = False,
+                 **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        self.never_fire = never_fire
+        self.would_fire: int | None = None
         self.arrival: dict[str, float] = {}
         self.call_s: list[float] = []
         self.fits_by_n: list[tuple[int, int, float, float, int]] = []  # n, n_fit, wall, cpu, evals
@@ -182,97 +158,23 @@ class TimedStopper(AutoTermStopper):
     def decide(self) -> Any:
         k = len(self.criterion.fitter.log)
         decision = super().decide()
+        if self.never_fire and self._state.fired is not None:
+            # Keep going: note where it would have stopped, and un-fire. After that point the
+            # bound is mostly below the error, so every decision minimises the LCB exactly:
+            # the later part of the run is the stopper's most expensive regime.
+            self.would_fire = self.would_fire or decision.num_trials
+            self._state.fired = None
+            self._running_at_fire = None
         for fit in self.criterion.fitter.log[k:]:
             self.fits_by_n.append((decision.num_trials, *fit))
         return decision
 
 
-_CHILD: dict[str, Any] = {}
-
-
-def _child_evaluate(rows: list[dict[str, Any]], space: Any, kwargs: dict[str, Any]) -> Any:
-    """Runs in the child process; keeps one criterion there (warm starts, last argmin)."""
-    from ray_autoterm.criterion.terminator import AutoTermCriterion
-    from ray_autoterm.history import History
-
-    crit = _CHILD.get("crit")
-    if crit is None:
-        crit = _CHILD["crit"] = AutoTermCriterion(**kwargs)
-    return crit.evaluate(History.from_list(rows), space)
-
-
-class ProcessCriterion(AutoTermCriterion):
-    """Prototype: the same criterion, evaluated in one spawned child process, so that the GP's
-    Python-heavy work never holds the driver's GIL (Tune's event loop runs in the driver)."""
-
-    def __init__(self, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        self._kwargs = {k: v for k, v in kwargs.items() if k != "fitter"}
-        self._pool: Any = None
-
-    def __getstate__(self) -> dict[str, Any]:
-        state = self.__dict__.copy()
-        state["_pool"] = None
-        return state
-
-    def evaluate(self, records: Any, space: Any = None) -> Any:
-        if self._pool is None:
-            import multiprocessing
-            from concurrent.futures import ProcessPoolExecutor
-
-            self._pool = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn"))
-        return self._pool.submit(_child_evaluate, records.to_list(), space, self._kwargs).result()
-
-    def shutdown(self) -> float:
-        """Stop the child; returns the CPU seconds it used."""
-        used = 0.0
-        if self._pool is not None:
-            for pid in list(self._pool._processes or {}):
-                try:
-                    used += _proc_cpu(pid)
-                except OSError:
-                    pass
-            self._pool.shutdown()
-            self._pool = None
-        return used
-
-
-class ProposedStopper(TimedStopper):
-    """Prototype of the proposed stopper changes: ``ProposedFitter`` (refit only when n_fit grew
-    10%) and a duty-cycle cap on the worker thread: after a decision that took ``t`` seconds,
-    the worker waits ``t * (1 / duty - 1)`` before the next, so the GP work uses at most
-    ``duty`` of one core however fast results arrive (bursts still coalesce)."""
-
-    def __init__(self, *args: Any, duty: float = 0.25, **kwargs: Any) -> None:
-        super().__init__(*args, fitter=ProposedFitter(), **kwargs)
-        self.duty = duty
-
-    def _work(self) -> None:
-        import logging
-
-        while True:
-            self._wake.wait()
-            self._wake.clear()
-            t0 = time.perf_counter()
-            try:
-                self.decide()
-            except Exception:  # noqa: BLE001 - as the library's worker
-                logging.getLogger("ray_autoterm").exception("decision failed")
-            time.sleep((time.perf_counter() - t0) * (1.0 / self.duty - 1.0))
-
-
 # --------------------------------------------------------------------------- one run
-def _proc_cpu(pid: int) -> float:
-    """utime + stime of a live process, in seconds (from /proc)."""
-    with open(f"/proc/{pid}/stat") as f:
-        fields = f.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-LABELS = {"none": "none", "stopper": "AutoTermStopper, never stops",
-          "proposed": "prototype: refit every +10% n_fit, duty 25%",
-          "process": "prototype: criterion in a child process",
+LABELS = {"none": "none", "stopper": "AutoTermStopper as shipped, never stops",
+          "eager": "first release: refit + exact LCB every decision, no duty cap",
           "real": "AutoTermStopper (default min_trials=20)"}
+STOPPER_ARMS = ("stopper", "eager")
 
 
 def run_once(kind: str, args: argparse.Namespace, storage: str, index: int) -> dict[str, Any]:
@@ -280,12 +182,11 @@ def run_once(kind: str, args: argparse.Namespace, storage: str, index: int) -> d
     log_dir = os.path.join(storage, f"log{index}")
     stopper: TimedStopper | None = None
     if kind == "stopper":
-        stopper = TimedStopper(param_space=space, min_trials=10**9, log_dir=log_dir)
-    elif kind == "proposed":
-        stopper = ProposedStopper(param_space=space, min_trials=10**9, log_dir=log_dir)
-    elif kind == "process":
-        stopper = TimedStopper(param_space=space, min_trials=10**9, log_dir=log_dir)
-        stopper.criterion = ProcessCriterion(min_trials=10**9, fitter=stopper._state.fitter)
+        stopper = TimedStopper(param_space=space, never_fire=True, log_dir=log_dir)
+    elif kind == "eager":
+        stopper = TimedStopper(param_space=space, never_fire=True, log_dir=log_dir,
+                               fitter=TimedFitter(refit_growth=0), duty_cycle=1.0,
+                               exact_bound=True)
     elif kind == "real":
         stopper = TimedStopper(param_space=space, log_dir=log_dir)
     clock = ResultClock()
@@ -315,8 +216,6 @@ def run_once(kind: str, args: argparse.Namespace, storage: str, index: int) -> d
     if stopper is not None:
         stopper.wait_for_decision(timeout=300)
         out.update(stopper_stats(stopper))
-        if isinstance(stopper.criterion, ProcessCriterion):
-            out["driver_cpu"] += stopper.criterion.shutdown()  # + the child's CPU
         if out["errors"]:
             print(f"  {out['errors']} trial errors", flush=True)
     return out
@@ -342,13 +241,14 @@ def stopper_stats(stopper: TimedStopper) -> dict[str, Any]:
         "num_with_bound": len(with_bound),
         "max_n": max((d.num_trials for d in decisions), default=0),
         "fits": list(stopper.fits_by_n),
-        "num_refits": "in child" if isinstance(stopper.criterion, ProcessCriterion)
-        else stopper.criterion.fitter.num_fits,
+        "num_refits": stopper.criterion.fitter.num_refits,
+        "num_screened": sum(not d.bound_exact for d in decisions),
         "latency": latency,
         "call_ms": 1e3 * float(np.mean(stopper.call_s)) if stopper.call_s else float("nan"),
         "call_ms_p99": 1e3 * float(np.percentile(stopper.call_s, 99)) if stopper.call_s
         else float("nan"),
         "fired": None if stopper.fired is None else stopper.fired.num_trials,
+        "would_fire": stopper.would_fire,
     }
 
 
@@ -374,12 +274,12 @@ def render(runs: list[dict[str, Any]], args: argparse.Namespace, wall: float,
         f"{platform.machine()}, {os.cpu_count()} real cores shared with other jobs; "
         f"{cluster_desc}; ray {ray.__version__}; trial = sleep {args.sleep_ms:g} ms + "
         f"`report_cv_scores` of a noisy {args.dim}-D quadratic (5 folds, one result per trial); "
-        f"Tune's random search, `reuse_actors=True`, `verbose=0`. Total wall time {wall:.0f} s."
-        f"\n")
+        f"Tune's random search, `reuse_actors=True`, `verbose=0`. Total wall time {wall:.0f} s. "
+        f"Code: {describe(provenance())}.\n")
     out.append("## Tune's throughput with and without the stopper (same process, ABBA order)\n")
     out.append("*results/s*: results seen by a driver callback, first to last. *driver CPU*: "
                "CPU seconds of the driver process during `Tuner.fit` (Tune's loop plus the "
-               "stopper's worker thread; for the child-process prototype, plus the child's). "
+               "stopper's worker thread). "
                "*load avg*: the machine's 1-min load average (2 cores; other jobs share them).\n")
     out.append("| run | stopper | trials | results/s | results/s, last quarter | total s | "
                "driver CPU s | load avg | decisions (with bound) | GP refits |")
@@ -402,7 +302,7 @@ def render(runs: list[dict[str, Any]], args: argparse.Namespace, wall: float,
                    "results/s? |")
         out.append("|---|---|---|---|---|---|")
         out.append(f"| none | {tb:.1f} | {qb:.1f} | {wb:.1f} | — | — |")
-        for kind in ("stopper", "proposed", "process"):
+        for kind in STOPPER_ARMS:
             a = [r for r in runs if r["kind"] == kind]
             if not a:
                 continue
@@ -422,7 +322,7 @@ def render(runs: list[dict[str, Any]], args: argparse.Namespace, wall: float,
             out.append("\nPer ABBA block (each arm's mean results/s in the block over the "
                        "no-stopper mean in the same block; median [min, max] over "
                        f"{len(blocks)} blocks):")
-            for kind in ("stopper", "proposed", "process"):
+            for kind in STOPPER_ARMS:
                 ratios = []
                 for blk in blocks:
                     arm = [r["throughput"] for r in runs if r.get("block") == blk
@@ -434,7 +334,7 @@ def render(runs: list[dict[str, Any]], args: argparse.Namespace, wall: float,
                 if ratios:
                     out.append(f"- {LABELS[kind]}: {100 * (statistics.median(ratios) - 1):+.1f}% "
                                f"[{100 * (min(ratios) - 1):+.1f}%, {100 * (max(ratios) - 1):+.1f}%]")
-    for kind in ("stopper", "proposed", "process"):
+    for kind in STOPPER_ARMS:
         stop_runs = [r for r in runs if r["kind"] == kind]
         if not stop_runs:
             continue
@@ -445,7 +345,8 @@ def render(runs: list[dict[str, Any]], args: argparse.Namespace, wall: float,
             "`__call__` to the timestamp of the first decision that includes it (the worker "
             "coalesces bursts: a trial waits for the decision in progress, then its own). "
             "*fit*: `GPFitter.fit` wall time in the worker thread (thread CPU in parentheses; "
-            "for the prototype, conditioning without refit counts as a fit with 0 MLL evals); "
+            "a GP conditioned on new data without a hyperparameter refit counts as a fit with 0 "
+            "MLL evals); "
             "*decision*: `Decision.wall_time_s`. n = completed trials; n_fit = the best half, "
             "at least 20.\n")
         out.append("| n | decisions | median n_fit | fit ms, median (CPU) | fit ms, max | "
@@ -477,8 +378,12 @@ def render(runs: list[dict[str, Any]], args: argparse.Namespace, wall: float,
             f"ms per result (p99 {mean(stop_runs, 'call_ms_p99'):.2f} ms). Every decision from "
             f"3 trials on computed the GP bound: "
             f"{all(r['num_with_bound'] >= r['num_decisions'] - 2 for r in stop_runs)}; "
-            f"largest n decided on: {max(r['max_n'] for r in stop_runs)}; GP refits per run: "
-            f"{', '.join(str(r['num_refits']) for r in stop_runs)}.")
+            f"largest n decided on: {max(r['max_n'] for r in stop_runs)}; hyperparameter refits "
+            f"per run: {', '.join(str(r['num_refits']) for r in stop_runs)}; the criterion "
+            f"would have stopped at trial "
+            f"{', '.join(str(r['would_fire']) for r in stop_runs)}; decisions with a "
+            f"screened (lower-estimate) bound per run: "
+            f"{', '.join(str(r['num_screened']) for r in stop_runs)}.")
     for r in (r for r in runs if r["kind"] == "real"):
         out.append(
             "\nDefault stopper (`min_trials=20`): "
@@ -496,12 +401,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--concurrency", type=int, default=None, help="concurrent trials (32)")
     p.add_argument("--quick", action="store_true", help="200 trials, 8 concurrent, 1 round")
     p.add_argument("--rounds", type=int, default=None,
-                   help="ABBA rounds (default 1: none, stopper, proposed, proposed, stopper, "
-                        "none)")
+                   help="ABBA rounds (default 1: none, stopper, eager, eager, stopper, none)")
     p.add_argument("--real", action="store_true", help="also run the default stopper once")
-    p.add_argument("--arms", default="none,stopper,proposed",
-                   help="comma list of none, stopper, proposed (refit every +10%% n_fit and "
-                        "a duty-cycle cap), process (criterion in a child process)")
+    p.add_argument("--arms", default="none,stopper,eager",
+                   help="comma list of none, stopper (as shipped), eager (the first release's "
+                        "refit + exact bound at every decision, no duty cap)")
     p.add_argument("--nodes", type=int, default=3)
     p.add_argument("--cpus-per-node", type=int, default=12)
     p.add_argument("--sleep-ms", type=float, default=5.0)

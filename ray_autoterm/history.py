@@ -39,10 +39,14 @@ class TrialRecord:
         """The mean of the fold scores (the objective ``f̂``), as reported."""
         return sum(self.fold_scores) / len(self.fold_scores)
 
-    @property
-    def valid(self) -> bool:
-        """At least 2 folds, all finite: usable by the criterion."""
-        return len(self.fold_scores) >= 2 and all(math.isfinite(v) for v in self.fold_scores)
+    def usable(self, min_folds: int = 2) -> bool:
+        """Whether the criterion can use this record: complete, ``min_folds`` or more fold
+        values (2 for Eq. 9's spread; 1 with a fixed threshold), all finite."""
+        return (
+            self.complete
+            and len(self.fold_scores) >= min_folds
+            and all(math.isfinite(v) for v in self.fold_scores)
+        )
 
 
 class History:
@@ -105,9 +109,10 @@ class History:
         """Complete records in completion order (valid or not)."""
         return sorted((r for r in self._records.values() if r.complete), key=lambda r: r.order)
 
-    def valid(self) -> list[TrialRecord]:
-        """Complete records with at least 2 finite folds, in completion order."""
-        return [r for r in self.completed() if r.valid]
+    def usable(self, min_folds: int = 2) -> list[TrialRecord]:
+        """The records the criterion can use (see :meth:`TrialRecord.usable`), in completion
+        order."""
+        return [r for r in self.completed() if r.usable(min_folds)]
 
     def __getitem__(self, trial_id: str) -> TrialRecord:
         return self._records[trial_id]

@@ -41,15 +41,17 @@ def test_replacement_rules() -> None:
 
 
 @pytest.mark.parametrize("bad", [float("nan"), float("inf"), -float("inf")])
-def test_valid_excludes_non_finite_and_single_fold_records(bad: float) -> None:
+def test_usable_excludes_non_finite_single_fold_and_partial_records(bad: float) -> None:
     h = History()
     h.add("ok", {}, [0.1, 0.2])
     h.add("bad", {}, [0.1, bad])
     h.add("one", {}, [0.1])
     h.add("partial", {}, [0.1, 0.2], complete=False)
     assert [r.trial_id for r in h.completed()] == ["ok", "bad", "one"]
-    assert [r.trial_id for r in h.valid()] == ["ok"]
-    assert not h["bad"].valid and not math.isfinite(h["bad"].value)
+    assert [r.trial_id for r in h.usable()] == ["ok"]
+    assert [r.trial_id for r in h.usable(min_folds=1)] == ["ok", "one"]
+    assert not h["bad"].usable() and not math.isfinite(h["bad"].value)
+    assert not h["partial"].usable()
 
 
 def test_merge_takes_missing_and_more_complete_records() -> None:

@@ -52,7 +52,7 @@ class AutoTermCriterion:
             value per trial suffices).
         exact_bound: Minimise the LCB at every decision. By default (``False``) the LCB is
             first screened at quasi-random points, and the gradient minimisation runs only when
-            the screened bound falls below ``ε``. Screening underestimates the bound, so a
+            the screened bound falls below ``ε`` (and not before ``min_trials``). Screening underestimates the bound, so a
             screened bound at or above ``ε`` proves that Eq. 10 does not stop: the decisions are
             the same, 3-5 times cheaper while far from stopping, but those decisions record a
             lower estimate of ``r̄_t`` (``Decision.bound_exact = False``). ``True`` records the
@@ -138,11 +138,7 @@ class AutoTermCriterion:
 
     def usable(self, record: TrialRecord) -> bool:
         """Whether a record takes part: complete, enough folds, all finite."""
-        return (
-            record.complete
-            and len(record.fold_scores) >= self.min_folds
-            and all(math.isfinite(v) for v in record.fold_scores)
-        )
+        return record.usable(self.min_folds)
 
     def _loss(self, record: TrialRecord) -> float:
         return record.value if self.mode == "min" else -record.value
@@ -214,9 +210,10 @@ class AutoTermCriterion:
                 self._last_argmin is not None and self._last_argmin.shape == (space.dim,)
             ) else None
             # The exact minimisation is needed only where the bound could fall below ε (see
-            # ``exact_bound``); before ``min_trials`` the rule cannot stop at all.
+            # ``exact_bound``); before ``min_trials`` the rule cannot stop at all, so the
+            # screened bound always suffices there.
             stop_below = None if self.exact_bound else (
-                error if n >= self.min_trials else math.inf
+                error if n >= self.min_trials else -math.inf
             )
             last = self._last_bound
             if last is not None and last[0] is model and last[1] == beta and (
