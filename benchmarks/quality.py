@@ -45,6 +45,7 @@ import numpy as np  # noqa: E402
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # benchmarks/_provenance.py
 from _provenance import describe, provenance  # noqa: E402
 from ray_autoterm.space import NumericParam, SearchSpace  # noqa: E402
 

@@ -55,6 +55,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import ray  # noqa: E402
 from ray import tune  # noqa: E402
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # benchmarks/_provenance.py
 from _provenance import describe, provenance  # noqa: E402
 from ray_autoterm import AutoTermStopper, report_cv_scores  # noqa: E402
 from ray_autoterm.criterion.terminator import AutoTermCriterion  # noqa: E402
