@@ -312,8 +312,9 @@ def _missing(sig: dict[str, Any], from_trial: int) -> list[str]:
             if name not in sig or sig.get("settings", {}).get(name) != kw]
 
 
-def _signals_job(args: tuple[str, str, int, bool]) -> tuple[str, float]:
-    run_path, sig_path, from_trial, recompute = args
+def _signals_job(args: tuple[str, str, int, bool, dict[str, Any]]) -> tuple[str, float]:
+    run_path, sig_path, from_trial, recompute, variants = args
+    VARIANTS.update(variants)  # a spawned process starts from the module's defaults
     start = time.time()
     run = json.loads(Path(run_path).read_text())
     cached = None
@@ -377,15 +378,17 @@ def markdown(table: list[dict[str, Any]], groups: Sequence[str]) -> str:
     head = ["Rule"]
     for g in groups:
         head += [f"{short.get(g, g)} RYC", f"{short.get(g, g)} RTC"]
-    head += ["all RYC", "all RTC (wall)", "all RTC (cpu)", "stopped", "lost > 0.5%",
-             "mean stop trial"]
+    head += ["all RYC", "all RTC (wall)", "all RTC (cpu)", "median RYC / RTC", "stopped",
+             "lost > 0.5%", "mean stop trial"]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for e in table:
         cells = [e["rule"]]
         for g in groups:
             cells += [_ms(e[g]["ryc"]), _ms(e[g]["rtc"])]
         a = e["all"]
-        cells += [_ms(a["ryc"]), _ms(a["rtc"]), _ms(a["rtc_cpu"]),
+        med = (f"{np.median(a['ryc']):+.3f} / {np.median(a['rtc']):.0%}" if a["ryc"]
+               else "n/a")
+        cells += [_ms(a["ryc"]), _ms(a["rtc"]), _ms(a["rtc_cpu"]), med,
                   f"{a['stopped']:.0%}", f"{a['lost']:.0%}", f"{a['stop']:.1f}"]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
@@ -399,7 +402,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--jobs", type=int, default=1, help="runs replayed in parallel")
     parser.add_argument("--recompute", action="store_true", help="ignore cached signals")
     parser.add_argument("--out", default=str(RESULTS / "table.md"))
+    parser.add_argument("--variant", action="append", default=[], metavar="LABEL=JSON",
+                        help="another row of ours, e.g. 'fit on all={\"fit_fraction\": 1.0}' "
+                             "(AutoTermCriterion keywords; repeatable)")
     args = parser.parse_args(argv)
+    for spec in args.variant:
+        label, _, kw = spec.partition("=")
+        VARIANTS[label.strip()] = json.loads(kw)
 
     import glob
 
@@ -415,7 +424,7 @@ def main(argv: list[str] | None = None) -> int:
         if (not args.recompute and sp.exists()
                 and not _missing(json.loads(sp.read_text()), args.from_trial)):
             continue
-        todo.append((p, str(sp), args.from_trial, args.recompute))
+        todo.append((p, str(sp), args.from_trial, args.recompute, dict(VARIANTS)))
     print(f"{len(run_paths)} runs; computing signals for {len(todo)} ({args.jobs} process(es))",
           flush=True)
     start = time.time()
