@@ -172,7 +172,17 @@ class TimedStopper(AutoTermStopper):
 
 
 # --------------------------------------------------------------------------- one run
-LABELS = {"none": "none", "stopper": "AutoTermStopper as shipped, never stops",
+class NoopStopper(tune.stopper.Stopper):
+    """A stopper that never stops and does nothing: Tune's path with a stopper, at no cost."""
+
+    def __call__(self, trial_id: str, result: dict[str, Any]) -> bool:
+        return False
+
+    def stop_all(self) -> bool:
+        return False
+
+
+LABELS = {"none": "none", "noop": "a no-op Stopper (returns False)", "stopper": "AutoTermStopper as shipped, never stops",
           "eager": "first release: refit + exact LCB every decision, no duty cap",
           "real": "AutoTermStopper (default min_trials=20)"}
 STOPPER_ARMS = ("stopper", "eager")
@@ -181,13 +191,15 @@ STOPPER_ARMS = ("stopper", "eager")
 def run_once(kind: str, args: argparse.Namespace, storage: str, index: int) -> dict[str, Any]:
     space = param_space(args.dim, args.sleep_ms / 1000.0)
     log_dir = os.path.join(storage, f"log{index}")
-    stopper: TimedStopper | None = None
+    stopper: tune.stopper.Stopper | None = None
     if kind == "stopper":
         stopper = TimedStopper(param_space=space, never_fire=True, log_dir=log_dir)
     elif kind == "eager":
         stopper = TimedStopper(param_space=space, never_fire=True, log_dir=log_dir,
                                fitter=TimedFitter(refit_growth=0), duty_cycle=1.0,
                                exact_bound=True)
+    elif kind == "noop":
+        stopper = NoopStopper()
     elif kind == "real":
         stopper = TimedStopper(param_space=space, log_dir=log_dir)
     clock = ResultClock()
@@ -214,7 +226,7 @@ def run_once(kind: str, args: argparse.Namespace, storage: str, index: int) -> d
     out["throughput"] = (len(t) - 1) / span if len(t) > 1 else float("nan")
     q = max(len(t) // 4, 2)
     out["throughput_last_q"] = (q - 1) / (t[-1] - t[-q]) if len(t) >= 2 * q else float("nan")
-    if stopper is not None:
+    if isinstance(stopper, TimedStopper):
         stopper.wait_for_decision(timeout=300)
         out.update(stopper_stats(stopper))
         if out["errors"]:
@@ -404,9 +416,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--rounds", type=int, default=None,
                    help="ABBA rounds (default 1: none, stopper, eager, eager, stopper, none)")
     p.add_argument("--real", action="store_true", help="also run the default stopper once")
-    p.add_argument("--arms", default="none,stopper,eager",
-                   help="comma list of none, stopper (as shipped), eager (the first release's "
-                        "refit + exact bound at every decision, no duty cap)")
+    p.add_argument("--arms", default="none,noop,stopper,eager",
+                   help="comma list of none, noop (a Stopper that does nothing), stopper (as "
+                        "shipped), eager (the first release's refit + exact bound at every "
+                        "decision, no duty cap)")
     p.add_argument("--nodes", type=int, default=3)
     p.add_argument("--cpus-per-node", type=int, default=12)
     p.add_argument("--sleep-ms", type=float, default=5.0)
