@@ -27,10 +27,11 @@ pytestmark = pytest.mark.cluster
 BUDGET = 200
 
 
-def fast_pair(**searcher_kwargs):
+def fast_pair(min_trials: int = 20, **searcher_kwargs):
     """A linked searcher/stopper with a cheaper acquisition and bound optimisation (2 cores)."""
     searcher = AutoTermSearcher(cu.SPACE, seed=0, num_restarts=2, raw_samples=64, **searcher_kwargs)
-    stopper = AutoTermStopper(searcher=searcher, background=False, num_restarts=2, raw_samples=64)
+    stopper = AutoTermStopper(searcher=searcher, background=False, num_restarts=2, raw_samples=64,
+                              min_trials=min_trials)
     return searcher, stopper
 
 
@@ -97,7 +98,10 @@ def test_worker_node_killed_while_trials_run(full_cluster, tmp_path):  # noqa: F
             killed["at"] = time.time()
             full_cluster.remove_node(victim, allow_graceful=False)
 
-    searcher, stopper = fast_pair()
+    # Decisions take ~10 ms, so with the default min_trials=20 the criterion could fire ~2 s after
+    # the kill, before Ray reports the dead node's trial as failed (then it is stopped with the
+    # rest instead of retried). 60 trials leave Tune time to see the failure and retry.
+    searcher, stopper = fast_pair(min_trials=60)
     trainable = tune.with_resources(
         tune.with_parameters(cu.spread_quadratic, marker_dir=str(markers), victim=victim_id),
         {"cpu": cu.CPUS_PER_NODE},
