@@ -157,6 +157,10 @@ class TimedStopper(AutoTermStopper):
         self.call_s.append(time.perf_counter() - t0)
         return out
 
+    def stop_all(self) -> bool:
+        # Never-firing arms: Tune may ask between the worker's fire and its un-fire below.
+        return False if self.never_fire else super().stop_all()
+
     def decide(self) -> Any:
         k = len(self.criterion.fitter.log)
         decision = super().decide()
