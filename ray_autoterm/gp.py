@@ -29,7 +29,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from ray_autoterm.errors import GPFitError
+from ray_autoterm.errors import GPFitError, invalid
 
 logger = logging.getLogger(__name__)
 
@@ -177,7 +177,7 @@ class GPFitter:
     optimisation (at ``refit_growth=0.1``: a refit every 2nd new data set at 20 observations,
     every 50th at 500). One more observation barely moves the maximum of the
     marginal likelihood, while optimising it is most of a decision's cost (measured in
-    ``benchmarks/overhead.py``: 1.7-6x faster decisions, the regret bound within -2%..+6%
+    ``benchmarks/overhead.py``: the exact regret bound within -2%..+9% of a full refit's
     and, where it moves up, conservatively so). The cache holds torch models and is dropped on
     pickling.
 
@@ -196,8 +196,6 @@ class GPFitter:
     """
 
     def __init__(self, cache_size: int = 4, refit_growth: float = 0.1) -> None:
-        from ray_autoterm.errors import invalid
-
         if isinstance(cache_size, bool) or not isinstance(cache_size, int) or cache_size < 1:
             raise invalid("cache_size", cache_size, "an integer >= 1")
         if isinstance(refit_growth, bool) or not isinstance(refit_growth, (int, float)) or not (

@@ -52,11 +52,12 @@ class AutoTermCriterion:
             value per trial suffices).
         exact_bound: Minimise the LCB at every decision. By default (``False``) the LCB is
             first screened at quasi-random points, and the gradient minimisation runs only when
-            the screened bound falls below ``ε`` (and not before ``min_trials``). Screening underestimates the bound, so a
-            screened bound at or above ``ε`` proves that Eq. 10 does not stop: the decisions are
-            the same, 3-5 times cheaper while far from stopping, but those decisions record a
-            lower estimate of ``r̄_t`` (``Decision.bound_exact = False``). ``True`` records the
-            exact bound every time (for plotting the bound's curve).
+            the screened bound falls below ``ε`` (and never before ``min_trials``). Screening
+            underestimates the bound, so a screened bound at or above ``ε`` proves that Eq. 10
+            does not stop: the decisions are the same and several times cheaper while far from
+            stopping, but those decisions record a lower estimate of ``r̄_t``
+            (``Decision.bound_exact = False``). ``True`` records the exact bound every time
+            (for plotting the bound's curve).
         num_restarts: Gradient restarts of the LCB minimisation.
         raw_samples: Quasi-random points screened for those restarts.
         seed: Seeds the LCB minimisation's screening (BoTorch's fit is deterministic).
@@ -250,7 +251,7 @@ class AutoTermCriterion:
             return decision(True, reason, **numbers)
         at_least = "" if rb.exact else "at least "
         reason = (
-            f"the regret bound ({at_least}{bound:.4g}) is still at or above the {what} {error:.4g}"
+            f"the regret bound, {at_least}{bound:.4g}, is still at or above the {what} {error:.4g}"
         )
         return decision(False, reason, **numbers)
 
