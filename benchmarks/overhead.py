@@ -49,20 +49,15 @@ import warnings
 from pathlib import Path
 from typing import Any
 
-os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
-os.environ.setdefault("RAY_AUTH_MODE", "disabled")
-# One BLAS/OpenMP thread: CPU time then equals the work of the timed call (the machine is shared,
-# so times are CPU times; wall times are printed alongside).
-for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
-    os.environ.setdefault(_var, "1")
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import _bench  # noqa: E402  (environment, repository on sys.path)
+
+# CPU times are reported (the machine may be shared; wall times are printed alongside).
+_bench.single_threaded()
 
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-sys.path.insert(0, str(Path(__file__).resolve().parent))  # benchmarks/_provenance.py
-from _provenance import describe, provenance  # noqa: E402
 from ray_autoterm.criterion.regret import (  # noqa: E402
     confidence_bounds,
     regret_bound,
@@ -464,16 +459,10 @@ def main(argv: list[str] | None = None) -> int:
     args.ns = args.ns or [20, 50, 100, 200, 500, 1000]
     args.repeats = args.repeats or 3
     args.dense = args.dense or 100_000
-    args.code = describe(provenance())  # the code as it was when the run started
+    args.code = _bench.describe(_bench.provenance())  # the code as it was when the run started
     t0 = time.perf_counter()
     res = run(args)
-    text = render(res, args, time.perf_counter() - t0)
-    print()
-    print(text)
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(text)
-    print(f"written to {out}")
+    _bench.write_report(render(res, args, time.perf_counter() - t0), args.out)
     return 0
 
 

@@ -35,18 +35,13 @@ import time
 from pathlib import Path
 from typing import Any
 
-os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
-os.environ.setdefault("RAY_AUTH_MODE", "disabled")
-for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
-    os.environ.setdefault(_var, "1")
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import _bench  # noqa: E402  (environment, repository on sys.path)
+from _bench import describe, provenance  # noqa: E402
+
+_bench.single_threaded()
 
 import numpy as np  # noqa: E402
-
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-
-sys.path.insert(0, str(Path(__file__).resolve().parent))  # benchmarks/_provenance.py
-from _provenance import describe, provenance  # noqa: E402
 from ray_autoterm.space import NumericParam, SearchSpace  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "results"

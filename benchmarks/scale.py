@@ -44,20 +44,16 @@ import time
 from pathlib import Path
 from typing import Any
 
-os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
-os.environ.setdefault("RAY_AUTH_MODE", "disabled")
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import _bench  # noqa: E402  (environment, repository on sys.path)
+
 os.environ.setdefault("RAY_DEDUP_LOGS", "0")
 os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")
 
 import numpy as np  # noqa: E402
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
 import ray  # noqa: E402
 from ray import tune  # noqa: E402
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))  # benchmarks/_provenance.py
-from _provenance import describe, provenance  # noqa: E402
 from ray_autoterm import AutoTermStopper, report_cv_scores  # noqa: E402
 from ray_autoterm.criterion.terminator import AutoTermCriterion  # noqa: E402
 from ray_autoterm.gp import GPFitter  # noqa: E402
@@ -442,7 +438,7 @@ def main(argv: list[str] | None = None) -> int:
     args.trials = args.trials or 1000
     args.concurrency = args.concurrency or 32
     args.rounds = args.rounds or 1
-    args.code = describe(provenance())  # the code as it was when the run started
+    args.code = _bench.describe(_bench.provenance())  # the code as it was when the run started
     _MLLCounter.install()
 
     from ray.cluster_utils import Cluster
@@ -486,12 +482,7 @@ def main(argv: list[str] | None = None) -> int:
     Path(args.out).with_suffix(".json").write_text(json.dumps(
         {"code": args.code, "args": {k: v for k, v in vars(args).items()}, "runs": raw},
         indent=1, default=str))
-    print()
-    print(text)
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(text)
-    print(f"written to {out}")
+    _bench.write_report(text, args.out)
     return 0
 
 

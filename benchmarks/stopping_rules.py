@@ -46,7 +46,6 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import os
 import shlex
 import sys
 import time
@@ -55,18 +54,13 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
-os.environ.setdefault("RAY_AUTH_MODE", "disabled")
-for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
-    os.environ.setdefault(_var, "1")
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import _bench  # noqa: E402  (environment, repository on sys.path)
+from _bench import describe, provenance  # noqa: E402
+
+_bench.single_threaded()
 
 import numpy as np  # noqa: E402
-
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-
-sys.path.insert(0, str(Path(__file__).resolve().parent))  # benchmarks/_provenance.py
-from _provenance import describe, provenance  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "results"
 FROM_TRIAL = 20
@@ -524,7 +518,7 @@ def _dominates(a: tuple[float, float], b: tuple[float, float]) -> bool:
 
 
 def _code_lines(run_paths: Sequence[str]) -> list[str]:
-    """Which commits made the runs and this table (see ``_provenance.py``)."""
+    """Which commits made the runs and this table (see ``_bench.py``)."""
     made = sorted({describe(json.loads(Path(p).read_text()).get("code") or {})
                    for p in run_paths})
     return [f"Code: runs made at {'; '.join(made)}; this table at {describe(provenance())}."]

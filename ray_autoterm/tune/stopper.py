@@ -7,6 +7,7 @@ import logging
 import os
 import sys
 import threading
+import time
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -322,8 +323,6 @@ class AutoTermStopper(Stopper):
             self._worker.start()
 
     def _work(self) -> None:
-        import time
-
         while True:
             self._wake.wait()
             self._wake.clear()
@@ -340,8 +339,6 @@ class AutoTermStopper(Stopper):
 
     def wait_for_decision(self, timeout: float = 60.0) -> None:
         """Block until the background worker has evaluated everything recorded so far."""
-        import time
-
         deadline = time.monotonic() + timeout
         target = len(self._state.history.completed())
         while time.monotonic() < deadline:
