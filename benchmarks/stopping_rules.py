@@ -402,7 +402,14 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     for spec in args.variant:
         label, _, kw = spec.partition("=")
-        VARIANTS[label.strip()] = json.loads(kw)
+        try:
+            keywords = json.loads(kw)
+        except json.JSONDecodeError as exc:
+            parser.error(f"--variant {spec!r}: the part after '=' must be a JSON object of "
+                         f"AutoTermCriterion keywords, e.g. 'β/10={{\"beta_scale\": 0.1}}' ({exc})")
+        if not label.strip() or not isinstance(keywords, dict):
+            parser.error(f"--variant {spec!r}: expected LABEL={{...}}, a label and a JSON object")
+        VARIANTS[label.strip()] = keywords
 
     import glob
 
