@@ -25,6 +25,10 @@ class GPFitError(AutoTermError, RuntimeError):
     """Fitting the Gaussian process failed (after BoTorch's retries)."""
 
 
+class UnsupportedContextError(AutoTermError, RuntimeError):
+    """A helper was called where its result cannot reach the stopper (e.g. a Ray Train worker)."""
+
+
 def invalid(name: str, value: Any, allowed: str) -> InvalidArgumentError:
     """Build the standard argument error: ``The `name` argument must be ...; got ... instead.``"""
     return InvalidArgumentError(f"The `{name}` argument must be {allowed}; got {value!r} instead.")

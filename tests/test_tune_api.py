@@ -75,9 +75,21 @@ def test_list_that_is_not_numbers_is_left_out(caplog):
     assert "not a list of numbers" in caplog.text and len(stopper.history) == 0
 
 
-def test_report_cv_scores_rejects_too_few_folds():
-    with pytest.raises(InvalidArgumentError, match=r"`fold_losses`.*at least 2"):
-        report_cv_scores([0.3])
+def test_report_cv_scores_passes_too_few_folds_on_with_one_warning(caplog, monkeypatch):
+    # Fewer than 2 folds: reported as they are (no exception in every trial), warned once per
+    # process; the stopper gives the experiment-level message. Not numbers: a clear error.
+    from ray_autoterm.tune import reporting
+
+    monkeypatch.setattr(reporting, "_warned_few_folds", False)
+    with caplog.at_level(logging.WARNING, logger="ray_autoterm"):
+        one = report_cv_scores([0.3])
+        none = report_cv_scores([])
+    assert one["cv_scores"] == [0.3] and one["num_folds"] == 1 and one["cv_mean"] == 0.3
+    assert none["cv_scores"] == [] and none["num_folds"] == 0 and none["cv_mean"] != none["cv_mean"]
+    assert caplog.text.count("at least 2 folds") == 1
+    for bad in (["a", 0.2], "0.1,0.2", 0.3, [None, 0.1], [True, False], {"f0": 0.1}):
+        with pytest.raises(InvalidArgumentError, match=r"`fold_losses`.*sequence of numbers"):
+            report_cv_scores(bad)
 
 
 def test_progress_metrics_reach_tunes_csv_logger(ray_local, tmp_path):

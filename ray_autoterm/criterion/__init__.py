@@ -1,19 +1,43 @@
-"""The pure mathematics of the criterion: no Ray imports here."""
+"""The pure mathematics of the criterion: no Ray imports here.
 
-from ray_autoterm.criterion.cv_error import (
-    CrossValidationError,
-    ErrorEvaluator,
-    FixedThreshold,
-    cv_statistical_error,
-)
-from ray_autoterm.criterion.decision import DECISION_LOG_NAME, Decision
-from ray_autoterm.criterion.regret import (
-    RegretBound,
-    regret_bound,
-    regret_bound_beta,
-    top_subset_size,
-)
-from ray_autoterm.criterion.terminator import AutoTermCriterion
+Imported lazily (PEP 562): ``ray_autoterm.criterion.cv_error`` (numpy only) can be used without
+loading the regret bound's torch/BoTorch stack.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from ray_autoterm.criterion.cv_error import (
+        CrossValidationError,
+        ErrorEvaluator,
+        FixedThreshold,
+        cv_statistical_error,
+    )
+    from ray_autoterm.criterion.decision import DECISION_LOG_NAME, Decision
+    from ray_autoterm.criterion.regret import (
+        RegretBound,
+        regret_bound,
+        regret_bound_beta,
+        top_subset_size,
+    )
+    from ray_autoterm.criterion.terminator import AutoTermCriterion
+
+_LAZY: dict[str, str] = {
+    "DECISION_LOG_NAME": "ray_autoterm.criterion.decision",
+    "AutoTermCriterion": "ray_autoterm.criterion.terminator",
+    "CrossValidationError": "ray_autoterm.criterion.cv_error",
+    "Decision": "ray_autoterm.criterion.decision",
+    "ErrorEvaluator": "ray_autoterm.criterion.cv_error",
+    "FixedThreshold": "ray_autoterm.criterion.cv_error",
+    "RegretBound": "ray_autoterm.criterion.regret",
+    "cv_statistical_error": "ray_autoterm.criterion.cv_error",
+    "regret_bound": "ray_autoterm.criterion.regret",
+    "regret_bound_beta": "ray_autoterm.criterion.regret",
+    "top_subset_size": "ray_autoterm.criterion.regret",
+}
 
 __all__ = [
     "DECISION_LOG_NAME",
@@ -28,3 +52,17 @@ __all__ = [
     "regret_bound_beta",
     "top_subset_size",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    """Import a public name's module on first access (PEP 562)."""
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'ray_autoterm.criterion' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

@@ -1,0 +1,8 @@
+"""The result keys that the reporting helpers write and the stopper reads (no imports: trial-side)."""
+
+CV_SCORES_KEY = "cv_scores"
+CV_MEAN_KEY = "cv_mean"
+FOLD_KEY = "fold"
+FOLD_LOSS_KEY = "fold_loss"
+NUM_FOLDS_KEY = "num_folds"
+VAL_TRAIN_RATIO_KEY = "val_train_ratio"
