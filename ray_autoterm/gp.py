@@ -74,12 +74,17 @@ def single_threaded_torch() -> Iterator[None]:
                 torch.set_num_threads(_THREADS_SAVED)
 
 
-def build_gp(train_X: torch.Tensor, train_Y: torch.Tensor) -> Any:
+def build_gp(
+    train_X: torch.Tensor, train_Y: torch.Tensor, train_Yvar: torch.Tensor | None = None
+) -> Any:
     """Build (not fit) the GP for ``n x d`` inputs and ``n x 1`` outcomes.
 
     Args:
         train_X: ``n x d`` inputs in the encoded space (float64; categoricals one-hot).
         train_Y: ``n x 1`` outcomes (losses, to be minimised).
+        train_Yvar: ``n x 1`` known noise variances of the outcomes (metric units), or
+            ``None`` for one learned noise term. BoTorch's ``Standardize`` scales them with
+            the outcomes (divides by the outcomes' variance), so they stay consistent.
 
     Returns:
         A ``SingleTaskGP`` with a Matérn-5/2 ARD kernel and standardised outcomes.
@@ -91,7 +96,8 @@ def build_gp(train_X: torch.Tensor, train_Y: torch.Tensor) -> Any:
     covar = get_covar_module_with_dim_scaled_prior(
         ard_num_dims=train_X.shape[-1], use_rbf_kernel=False
     )
-    return SingleTaskGP(train_X, train_Y, covar_module=covar, outcome_transform=Standardize(m=1))
+    return SingleTaskGP(train_X, train_Y, train_Yvar, covar_module=covar,
+                        outcome_transform=Standardize(m=1))
 
 
 def fit_gp(
@@ -99,6 +105,7 @@ def fit_gp(
     y: np.ndarray,
     warm_start: dict[str, torch.Tensor] | None = None,
     refit: bool = True,
+    yvar: np.ndarray | None = None,
 ) -> Any:
     """Fit the GP to ``n x d`` inputs ``X`` and ``n`` losses ``y``.
 
@@ -109,6 +116,9 @@ def fit_gp(
             used as the first attempt's starting point (with ``WARM_FIT_OPTIONS``).
         refit: ``False`` keeps the ``warm_start`` hyperparameters as they are and only
             conditions the GP on ``(X, y)`` (no likelihood optimisation; needs ``warm_start``).
+        yvar: ``n`` known noise variances of ``y`` (e.g. each trial's CV variance, Eq. 9
+            squared) instead of a learned noise term; floored at ``1e-6`` of the variance
+            of ``y`` so that the GP never has to interpolate exactly.
 
     Returns:
         The fitted model, in eval mode.
@@ -135,17 +145,26 @@ def fit_gp(
         raise GPFitError("The GP's training data contain NaN or infinite values.")
     train_X = torch.from_numpy(X).to(DTYPE)
     train_Y = torch.from_numpy(y).to(DTYPE).unsqueeze(-1)
+    train_Yvar = None
+    if yvar is not None:
+        yvar = np.asarray(yvar, dtype=np.float64).reshape(-1)
+        if yvar.shape != y.shape or not np.all(np.isfinite(yvar)) or np.any(yvar < 0):
+            raise GPFitError(f"Need one finite variance >= 0 per observation; got {yvar!r}.")
+        floor = 1e-6 * max(float(np.var(y)), 1e-12)
+        train_Yvar = torch.from_numpy(np.maximum(yvar, floor)).to(DTYPE).unsqueeze(-1)
     try:
         with warnings.catch_warnings():
             # A constant outcome (all losses equal) is valid here; BoTorch warns about it.
             warnings.filterwarnings("ignore", message=".*std.*", category=RuntimeWarning)
             warnings.filterwarnings("ignore", category=UserWarning, module="botorch.models.utils")
-            model = build_gp(train_X, train_Y)
+            model = build_gp(train_X, train_Y, train_Yvar)
             if warm_start:
                 own = model.state_dict()
+                # Known noise lives in the likelihood and belongs to these data: never carry it.
+                prefixes = _WARM_PREFIXES if train_Yvar is None else _WARM_PREFIXES[1:]
                 compatible = {
                     k: v for k, v in warm_start.items()
-                    if k.startswith(_WARM_PREFIXES) and k in own and own[k].shape == v.shape
+                    if k.startswith(prefixes) and k in own and own[k].shape == v.shape
                 }
                 model.load_state_dict(compatible, strict=False)
             if refit or not warm_start:
@@ -227,12 +246,15 @@ class GPFitter:
         self.__dict__.update(state)
         self._init_runtime()
 
-    def fit(self, X: np.ndarray, y: np.ndarray, role: str = "bound") -> Any:
+    def fit(
+        self, X: np.ndarray, y: np.ndarray, role: str = "bound", yvar: np.ndarray | None = None
+    ) -> Any:
         """Return a GP fitted to ``(X, y)``, from the cache when the same data were fitted.
 
         ``role`` labels the fit in :attr:`fits_by_role` and picks the warm-start slot (with the
         input dimension), so the bound's top-half GP and the searcher's GP on all trials keep
-        their own hyperparameters.
+        their own hyperparameters. ``yvar`` gives known per-point noise variances (see
+        :func:`fit_gp`); such a GP has its own cache key and warm-start slot.
         """
         X = np.asarray(X, dtype=np.float64)
         y = np.asarray(y, dtype=np.float64).reshape(-1)
@@ -240,8 +262,12 @@ class GPFitter:
         # loss, the searcher by completion) is the same GP, and shares one fit.
         order = np.lexsort(np.column_stack([X, y]).T[::-1])
         X, y = np.ascontiguousarray(X[order]), np.ascontiguousarray(y[order])
-        key = hashlib.sha1(X.tobytes() + y.tobytes()).hexdigest()
-        structure = (role, X.shape[1])  # warm-start slot
+        payload = X.tobytes() + y.tobytes()
+        if yvar is not None:
+            yvar = np.ascontiguousarray(np.asarray(yvar, dtype=np.float64).reshape(-1)[order])
+            payload += b"yvar" + yvar.tobytes()
+        key = hashlib.sha1(payload).hexdigest()
+        structure = (role, X.shape[1], yvar is not None)  # warm-start slot
         while True:
             with self._lock:
                 model = self._cache.pop(key, None)
@@ -261,7 +287,7 @@ class GPFitter:
         refit = warm is None or since + 1 >= self.refit_growth * len(y)
         # Fit outside the lock: a fit of other data never waits for this one.
         try:
-            model = fit_gp(X, y, warm_start=warm, refit=refit)
+            model = fit_gp(X, y, warm_start=warm, refit=refit, yvar=yvar)
             with self._lock:
                 self.num_fits += 1
                 self.fits_by_role[role] = self.fits_by_role.get(role, 0) + 1

@@ -16,6 +16,9 @@ from typing import Any
 DECISION_LOG_NAME = "autoterm_decisions.jsonl"
 """File name of the decision log inside a Tune experiment directory."""
 
+STOP_FILE_NAME = "autoterm_stop.json"
+"""File name of the firing decision (with the trials running at the stop), next to the log."""
+
 
 @dataclasses.dataclass(frozen=True)
 class Decision:
@@ -40,7 +43,11 @@ class Decision:
             ``r̄_t >= ε`` (see ``AutoTermCriterion(exact_bound=...)``): ``regret_bound`` is then
             a lower estimate, and the true bound is at least this.
         statistical_error: ``ε`` of the incumbent (Eq. 9), or the user's fixed threshold.
-        error_source: ``"cv"`` (Eq. 9) or ``"threshold"``.
+        error_source: ``"cv"`` (Eq. 9), ``"paired"``, ``"pooled"`` or ``"threshold"``
+            (``"emsr-gap threshold"`` for that rule: then ``regret_bound`` is the gap and
+            ``statistical_error`` its threshold; for ``"prb"``, ``regret_bound`` is the
+            ``1 − δ`` quantile of the sampled regret).
+        rule: The stopping rule's name (``AutoTermCriterion(rule=...)``; ``"paper"``: Eq. 10).
         incumbent_trial_id: Trial id of the incumbent ``γ*_t``.
         incumbent_config: Its configuration.
         incumbent_fold_scores: Its fold values as reported (metric units and sign).
@@ -50,6 +57,8 @@ class Decision:
         fit_ok: ``False`` when the GP fit or the bound failed (the rule then fails open).
         wall_time_s: Seconds the evaluation took.
         timestamp: Unix time at which the decision was made.
+        run_id: The run of the stopper that made it (one per ``Tuner.fit``; kept on restore),
+            so that reruns under one experiment name never mix in the log.
     """
 
     num_trials: int
@@ -63,6 +72,7 @@ class Decision:
     bound_exact: bool = True
     statistical_error: float | None = None
     error_source: str = "cv"
+    rule: str = "paper"
     incumbent_trial_id: str | None = None
     incumbent_config: dict[str, Any] | None = None
     incumbent_fold_scores: list[float] | None = None
@@ -72,6 +82,7 @@ class Decision:
     fit_ok: bool = True
     wall_time_s: float = 0.0
     timestamp: float = dataclasses.field(default_factory=time.time)
+    run_id: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-serialisable dict (non-finite floats become ``None``)."""

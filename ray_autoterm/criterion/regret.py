@@ -115,6 +115,22 @@ def confidence_bounds(model: Any, X: torch.Tensor, beta: float) -> tuple[torch.T
     return mean - width, mean + width
 
 
+def sobol_points(
+    bounds: np.ndarray, onehot_groups: Sequence[Sequence[int]], n: int, seed: int = 0
+) -> torch.Tensor:
+    """``n x d`` scrambled-Sobol points of the space, one-hot blocks snapped to one category."""
+    from botorch.utils.sampling import draw_sobol_samples
+
+    b = torch.as_tensor(bounds, dtype=DTYPE)
+    pts = draw_sobol_samples(bounds=b, n=n, q=1, seed=seed).to(DTYPE).squeeze(-2)
+    for group in onehot_groups:
+        cols = list(group)
+        winner = pts[:, cols].argmax(dim=-1)
+        pts[:, cols] = 0.0
+        pts[torch.arange(len(pts)), torch.as_tensor(cols)[winner]] = 1.0
+    return pts
+
+
 def screen_lcb(
     model: Any,
     bounds: np.ndarray,
@@ -134,15 +150,7 @@ def screen_lcb(
     Returns:
         ``(min_lcb, argmin)`` over the screened points.
     """
-    from botorch.utils.sampling import draw_sobol_samples
-
-    b = torch.as_tensor(bounds, dtype=DTYPE)
-    pts = draw_sobol_samples(bounds=b, n=raw_samples, q=1, seed=seed).to(DTYPE).squeeze(-2)
-    for group in onehot_groups:
-        cols = list(group)
-        winner = pts[:, cols].argmax(dim=-1)
-        pts[:, cols] = 0.0
-        pts[torch.arange(len(pts)), torch.as_tensor(cols)[winner]] = 1.0
+    pts = sobol_points(bounds, onehot_groups, raw_samples, seed)
     if candidates is not None and len(candidates):
         pts = torch.cat([pts, torch.as_tensor(np.atleast_2d(candidates), dtype=DTYPE)])
     lcb, _ = confidence_bounds(model, pts, beta)
