@@ -1,0 +1,341 @@
+#!/usr/bin/env python
+"""How far the real stop lags the synchronous rule: trial durations x concurrency x searchers.
+
+Every run is a Tune experiment on a local multi-node ``ray.cluster_utils.Cluster`` (3 nodes x
+12 logical CPUs by default, so 32 concurrent trials fit on a small machine), stopped by
+``AutoTermStopper`` with its defaults (background worker, ``min_trials=20``), with one of three
+searchers: Tune's default (``BasicVariantGenerator``, random search), ``OptunaSearch(metric=
+"cv_mean", mode="min")``, or a linked ``AutoTermSearcher`` (``AutoTermStopper(searcher=...)``).
+Concurrency is ``TuneConfig(max_concurrent_trials=c)``, ``reuse_actors=True``. The trial sleeps
+``duration`` seconds and reports 5 fold losses of a 2-parameter quadratic with a fold effect
+(``report_cv_scores``); the rule fires after some 20-45 trials of random search.
+
+**The lag, defined.** The trials of a run, in the order they completed (the stopper's
+history), are replayed synchronously through the same criterion (``AutoTermCriterion`` with the
+stopper's settings, evaluated after every completed trial):
+
+* *synchronous stop* ``s``: the first ``t`` at which the replay fires (Eq. 10);
+* *fired at*: the firing decision's ``num_trials`` in the real run (``stopper.fired``), and
+  *completed at end*: the trials with folds when ``Tuner.fit`` returned;
+* *lag (trials)* = fired at - ``s`` (and completed at end - ``s``);
+* *lag (s)* = the wall time from the completion of trial ``s`` (its result reaching the driver,
+  seen by a ``tune.Callback``) to the first moment ``stop_all()`` returned ``True``. For a run
+  that never fired, the lag is at least (end of ``fit`` - completion of trial ``s``), shown
+  as ``>= ...``.
+
+Only the public API is used (``AutoTermStopper``, ``AutoTermSearcher``, ``report_cv_scores``;
+``stop_all`` is timed in a subclass), so the benchmark measures any version of the stopper.
+The replay starts from a fresh GP fitter, so its decisions can differ slightly from those of a
+``background=False`` stopper on the same trials (the warm-start cache differs); the seconds
+include Tune's own polling of ``stop_all`` and are inflated by whatever else the machine runs.
+
+    python benchmarks/lag.py                 # the grid below, without (5 s, 1): ~20 min
+    python benchmarks/lag.py --quick         # durations 0.05, 0.5 s x concurrency 1, 32
+    python benchmarks/lag.py --durations 5 --concurrency 1 --samples 40   # the skipped cell
+
+Grid: durations 0.05 / 0.5 / 5 s x concurrency 1 / 4 / 32 x the three searchers, 80 samples a
+run. The cell (5 s, concurrency 1) is left out unless named with ``--durations/--concurrency``
+or ``--all``: it takes ~5 s per trial in sequence, so 3 runs would need at least 8 minutes just
+to reach the synchronous stop, and with one trial at a time whose duration dwarfs a decision
+(~0.1-1 s), there is no lag to measure beyond a decision's duration.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shutil
+import sys
+import tempfile
+import time
+import zlib
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import _bench  # noqa: E402  (environment, repository on sys.path)
+
+os.environ.setdefault("RAY_DEDUP_LOGS", "0")
+os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")
+
+import numpy as np  # noqa: E402
+import ray  # noqa: E402
+from ray import tune  # noqa: E402
+from ray.tune.search.basic_variant import BasicVariantGenerator  # noqa: E402
+
+# Import everything the runs use now: a change to the checkout during a long run must not mix
+# two versions of the code in one table.
+from ray_autoterm import AutoTermSearcher, AutoTermStopper, report_cv_scores  # noqa: E402
+from ray_autoterm.criterion.terminator import AutoTermCriterion  # noqa: E402
+from ray_autoterm.space import SearchSpace  # noqa: E402
+
+NOISE = 0.06  # the fold effect's standard deviation: the rule fires after ~20-45 random trials
+FOLD_EFFECT = NOISE * np.array([-2.0, -1.0, 0.0, 1.0, 2.0]) / np.sqrt(2.0)
+SEARCHERS = ("default", "optuna", "linked")
+LABELS = {"default": "default (random)", "optuna": "OptunaSearch", "linked": "AutoTermSearcher"}
+
+
+# --------------------------------------------------------------------------- objective
+def folds(config: dict[str, Any]) -> list[float]:
+    """5 fold losses: ``(a-0.3)² + (b-0.7)²`` + a fold effect shared by all configs + a small
+    per-config noise (seeded by the config, so a config always gets the same folds)."""
+    seed = zlib.crc32(repr((round(config["a"], 12), round(config["b"], 12))).encode())
+    own = (NOISE / 6) * np.random.default_rng(seed).standard_normal(5)
+    loss = (config["a"] - 0.3) ** 2 + (config["b"] - 0.7) ** 2
+    return [float(v) for v in loss + FOLD_EFFECT + own]
+
+
+def trainable(config: dict[str, Any]) -> None:
+    time.sleep(config["duration"])
+    report_cv_scores(folds(config))
+
+
+def param_space(duration: float) -> dict[str, Any]:
+    return {"a": tune.uniform(0.0, 1.0), "b": tune.uniform(0.0, 1.0), "duration": duration}
+
+
+# --------------------------------------------------------------------------- instrumentation
+class CompletionClock(tune.Callback):
+    """Driver time at which each trial's fold result arrived (the stopper sees it then too)."""
+
+    def __init__(self) -> None:
+        self.done_at: dict[str, float] = {}
+
+    def on_trial_result(self, iteration: int, trials: list, trial: Any, result: dict,
+                        **info: Any) -> None:
+        if "cv_scores" in result and trial.trial_id not in self.done_at:
+            self.done_at[trial.trial_id] = time.time()
+
+
+class TimedStopper(AutoTermStopper):
+    """``AutoTermStopper`` that notes when ``stop_all()`` first returned ``True``."""
+
+    stop_time: float | None = None
+
+    def stop_all(self) -> bool:
+        out = super().stop_all()
+        if out and self.stop_time is None:
+            self.stop_time = time.time()
+        return out
+
+
+def replay_criterion(stopper: AutoTermStopper) -> AutoTermCriterion:
+    """A fresh criterion with the stopper's settings."""
+    c = stopper.criterion
+    kwargs: dict[str, Any] = dict(mode=c.mode, min_trials=c.min_trials, delta=c.delta,
+                                  beta_scale=c.beta_scale, min_fit=c.min_fit,
+                                  fit_fraction=c.fit_fraction, exact_bound=c.exact_bound,
+                                  num_restarts=c.num_restarts, raw_samples=c.raw_samples,
+                                  seed=c.seed)
+    return AutoTermCriterion(**kwargs)
+
+
+def synchronous_stop(stopper: AutoTermStopper, records: list, space: SearchSpace) -> int | None:
+    """First ``t`` at which the criterion fires on the first ``t`` records (completion order)."""
+    criterion = replay_criterion(stopper)
+    usable = [r for r in records if criterion.usable(r)]
+    for t in range(1, len(usable) + 1):
+        if criterion.evaluate(usable[:t], space).should_stop:
+            return t
+    return None
+
+
+# --------------------------------------------------------------------------- one run
+def run_once(duration: float, concurrency: int, searcher: str, args: argparse.Namespace,
+             storage: str, name: str) -> dict[str, Any]:
+    space = param_space(duration)
+    search_alg: Any
+    if searcher == "linked":
+        search_alg = AutoTermSearcher(space, seed=args.seed)
+        stopper = TimedStopper(searcher=search_alg)
+    else:
+        stopper = TimedStopper(param_space=space)
+        if searcher == "optuna":
+            from ray.tune.search.optuna import OptunaSearch
+
+            search_alg = OptunaSearch(metric="cv_mean", mode="min", seed=args.seed)
+        else:
+            # Tune's default searcher, seeded; it is not a ``Searcher``, so it takes the
+            # concurrency itself (``max_concurrent_trials`` would be ignored, with a warning).
+            search_alg = BasicVariantGenerator(random_state=args.seed, max_concurrent=concurrency)
+    clock = CompletionClock()
+    tuner = tune.Tuner(
+        trainable,
+        # The linked searcher holds the space already (Tune refuses it twice).
+        param_space=None if searcher == "linked" else space,
+        tune_config=tune.TuneConfig(search_alg=search_alg, num_samples=args.samples,
+                                    max_concurrent_trials=None if searcher == "default"
+                                    else concurrency, reuse_actors=True,
+                                    time_budget_s=args.run_cap),
+        run_config=tune.RunConfig(stop=stopper, callbacks=[clock], storage_path=storage,
+                                  name=name, verbose=0),
+    )
+    load0 = os.getloadavg()[0]
+    start = time.time()
+    tuner.fit()
+    end = time.time()
+    # What a user sees when fit() returns (a background worker may still be busy: not waited).
+    decisions = list(stopper.decisions)
+    fired = stopper.fired
+    records = list(stopper.history.completed())
+    stop_time = stopper.stop_time
+
+    sync = synchronous_stop(stopper, records, SearchSpace.from_param_space(space))
+    out: dict[str, Any] = {
+        "duration": duration, "concurrency": concurrency, "searcher": searcher,
+        "samples": args.samples, "wall_s": end - start, "load": (load0 + os.getloadavg()[0]) / 2,
+        "sync_stop": sync, "fired_at": None if fired is None else fired.num_trials,
+        "completed_at_end": len(records), "num_decisions": len(decisions),
+        "decision_ns": [d.num_trials for d in decisions],
+        "decision_wall_s": [round(d.wall_time_s, 3) for d in decisions],
+        "capped": stop_time is None and end - start >= args.run_cap - 1,
+    }
+    done_at = [clock.done_at.get(r.trial_id) for r in records]
+    if stop_time is not None:
+        out["completed_at_stop_all"] = sum(1 for t in done_at if t is not None and t <= stop_time)
+    if sync is not None:
+        out["lag_trials"] = None if fired is None else fired.num_trials - sync
+        out["lag_trials_end"] = len(records) - sync
+        t_sync = done_at[sync - 1]
+        if t_sync is not None:
+            if stop_time is not None:
+                out["lag_s"] = stop_time - t_sync
+                out["decision_lag_s"] = fired.timestamp - t_sync if fired is not None else None
+            else:
+                out["lag_s_at_least"] = end - t_sync
+    return out
+
+
+# --------------------------------------------------------------------------- report
+def cell(r: dict[str, Any]) -> list[str]:
+    def n(v: Any) -> str:
+        return "—" if v is None else str(v)
+
+    sync = r["sync_stop"]
+    fired = r["fired_at"]
+    if fired is None:
+        fired_s = "never" + (" (time cap)" if r["capped"] else "")
+    else:
+        fired_s = str(fired)
+    if sync is None:
+        lag_t, lag_s = "sync never fired", "—"
+    else:
+        lag_t = f"{n(r.get('lag_trials'))} (end: {r['lag_trials_end']:+d})"
+        if "lag_s" in r:
+            lag_s = f"{r['lag_s']:.1f}"
+        elif "lag_s_at_least" in r:
+            lag_s = f">= {r['lag_s_at_least']:.1f} (no stop)"
+        else:
+            lag_s = "—"
+    return [f"{r['duration']:g}", str(r["concurrency"]), LABELS[r["searcher"]], n(sync),
+            fired_s, n(r.get("completed_at_stop_all")), str(r["completed_at_end"]), lag_t, lag_s,
+            str(r["num_decisions"]), f"{r['wall_s']:.0f}", f"{r['load']:.1f}"]
+
+
+def render(runs: list[dict[str, Any]], args: argparse.Namespace, wall: float, command: str,
+           cluster_desc: str) -> str:
+    out = ["# Lag of the stop behind the synchronous rule\n"]
+    out.append(
+        f"`{command}` — {platform.machine()}, {os.cpu_count()} real cores shared with other "
+        f"jobs; {cluster_desc}; ray {ray.__version__}; trial = sleep *duration* + "
+        f"`report_cv_scores` of a 2-parameter quadratic with a fold effect (5 folds); "
+        f"`AutoTermStopper()` defaults (background worker, `min_trials=20`); "
+        f"{args.samples} samples a run, `reuse_actors=True`, seed {args.seed}, "
+        f"per-run cap {args.run_cap:g} s. Total wall time {wall:.0f} s. Code: {args.code}.\n")
+    out.append(
+        "*sync stop*: the first t at which the criterion, evaluated after every completed trial "
+        "on the run's own trials in completion order, fires. *fired at*: the firing decision's "
+        "trial count. *at stop_all*: trials completed when `stop_all()` first returned True. "
+        "*at end*: trials completed when `fit()` returned. *lag (trials)*: fired at − sync "
+        "(end: at end − sync). *lag (s)*: from the completion of the sync-th trial to "
+        "`stop_all()` turning True. *decisions*: decisions made by the time `fit()` returned. "
+        "Seconds are inflated by the other jobs on this machine (load avg column).\n")
+    head = ["duration s", "concurrency", "searcher", "sync stop", "fired at", "at stop_all",
+            "at end", "lag (trials)", "lag (s)", "decisions", "run s", "load avg"]
+    out.append("| " + " | ".join(head) + " |")
+    out.append("|" + "---|" * len(head))
+    for r in runs:
+        out.append("| " + " | ".join(cell(r)) + " |")
+    if args.skipped:
+        out.append(f"\nNot run: {', '.join(args.skipped)} (see the script's docstring).")
+    return "\n".join(out) + "\n"
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--quick", action="store_true",
+                   help="durations 0.05, 0.5 x concurrency 1, 32, 60 samples")
+    p.add_argument("--durations", default=None, help="comma list of seconds (0.05,0.5,5)")
+    p.add_argument("--concurrency", default=None, help="comma list (1,4,32)")
+    p.add_argument("--searchers", default=",".join(SEARCHERS), help="default,optuna,linked")
+    p.add_argument("--all", action="store_true", help="include the (5 s, concurrency 1) cell")
+    p.add_argument("--samples", type=int, default=None, help="num_samples per run (80)")
+    p.add_argument("--run-cap", type=float, default=300.0,
+                   help="TuneConfig(time_budget_s) of each run, a guard against a run that "
+                        "never stops")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--nodes", type=int, default=3)
+    p.add_argument("--cpus-per-node", type=int, default=12)
+    p.add_argument("--code", default=None,
+                   help="describe the code in the report (default: this checkout's commit); "
+                        "for a snapshot made with `git archive`, e.g. 'commit 44bd03a'")
+    p.add_argument("--out", default=str(Path(__file__).parent / "results" / "lag.md"))
+    args = p.parse_args(argv)
+    explicit = args.durations is not None or args.concurrency is not None
+    durations = [float(v) for v in (args.durations or ("0.05,0.5" if args.quick
+                                                       else "0.05,0.5,5")).split(",")]
+    concs = [int(v) for v in (args.concurrency or ("1,32" if args.quick else "1,4,32")).split(",")]
+    searchers = [s.strip() for s in args.searchers.split(",") if s.strip()]
+    for s in searchers:
+        if s not in SEARCHERS:
+            p.error(f"--searchers: {s!r} is not one of {', '.join(SEARCHERS)}")
+    args.samples = args.samples or (60 if args.quick else 80)
+    cells = [(d, c) for d in durations for c in concs]
+    args.skipped = []
+    if not (explicit or args.all) and (5.0, 1) in cells:
+        cells.remove((5.0, 1))
+        args.skipped.append("duration 5 s at concurrency 1")
+    # The code as it was when the run started.
+    args.code = args.code or _bench.describe(_bench.provenance())
+    command = "python benchmarks/lag.py" + (" " + " ".join(sys.argv[1:]) if argv is None
+                                            and sys.argv[1:] else "")
+
+    from ray.cluster_utils import Cluster
+
+    t0 = time.perf_counter()
+    cluster = Cluster(initialize_head=True, head_node_args={"num_cpus": args.cpus_per_node})
+    for _ in range(args.nodes - 1):
+        cluster.add_node(num_cpus=args.cpus_per_node)
+    ray.init(address=cluster.address, log_to_driver=False)
+    cluster.wait_for_nodes()
+    cluster_desc = (f"`ray.cluster_utils.Cluster` with {args.nodes} nodes x "
+                    f"{args.cpus_per_node} logical CPUs")
+    storage = tempfile.mkdtemp(prefix="autoterm_lag_")
+    runs: list[dict[str, Any]] = []
+    raw_path = Path(args.out).with_suffix(".json")
+    try:
+        # Warm-up: worker start-up and first imports on every node, first GP fit in the driver.
+        warm = argparse.Namespace(**{**vars(args), "samples": 12})
+        run_once(0.05, 4, "default", warm, storage, "warmup")
+        for d, c in cells:
+            for s in searchers:
+                r = run_once(d, c, s, args, storage, f"d{d:g}-c{c}-{s}")
+                runs.append(r)
+                print(" | ".join(cell(r)), flush=True)
+                raw_path.parent.mkdir(parents=True, exist_ok=True)
+                raw_path.write_text(json.dumps({"code": args.code, "command": command,
+                                                "args": vars(args), "runs": runs},
+                                               indent=1, default=str))
+    finally:
+        ray.shutdown()
+        cluster.shutdown()
+        shutil.rmtree(storage, ignore_errors=True)
+    _bench.write_report(render(runs, args, time.perf_counter() - t0, command, cluster_desc),
+                        args.out)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
