@@ -6,9 +6,11 @@ Every run is a Tune experiment on a local multi-node ``ray.cluster_utils.Cluster
 ``AutoTermStopper`` with its defaults (background worker, ``min_trials=20``), with one of three
 searchers: Tune's default (``BasicVariantGenerator``, random search), ``OptunaSearch(metric=
 "cv_mean", mode="min")``, or a linked ``AutoTermSearcher`` (``AutoTermStopper(searcher=...)``).
-Concurrency is ``TuneConfig(max_concurrent_trials=c)``, ``reuse_actors=True``. The trial sleeps
-``duration`` seconds and reports 5 fold losses of a 2-parameter quadratic with a fold effect
-(``report_cv_scores``); the rule fires after some 20-45 trials of random search.
+Concurrency is ``TuneConfig(max_concurrent_trials=c)`` (``max_concurrent`` of the default
+searcher), ``reuse_actors=True``. The trial sleeps ``duration`` seconds and reports 5 fold
+losses of a 2-parameter quadratic with a fold effect (``report_cv_scores``); the rule fires
+after some 20-55 trials of random search. Each run is a fresh driver process joined to the
+cluster, as a user's script is: its imports and first GP fit are cold.
 
 **The lag, defined.** The trials of a run, in the order they completed (the stopper's
 history), are replayed synchronously through the same criterion (``AutoTermCriterion`` with the
@@ -45,8 +47,10 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import pickle
 import platform
 import shutil
+import subprocess
 import sys
 import tempfile
 import time
@@ -65,13 +69,10 @@ import ray  # noqa: E402
 from ray import tune  # noqa: E402
 from ray.tune.search.basic_variant import BasicVariantGenerator  # noqa: E402
 
-# Import everything the runs use now: a change to the checkout during a long run must not mix
-# two versions of the code in one table.
+# What a user's script imports (the replay imports the rest after the run).
 from ray_autoterm import AutoTermSearcher, AutoTermStopper, report_cv_scores  # noqa: E402
-from ray_autoterm.criterion.terminator import AutoTermCriterion  # noqa: E402
-from ray_autoterm.space import SearchSpace  # noqa: E402
 
-NOISE = 0.06  # the fold effect's standard deviation: the rule fires after ~20-45 random trials
+NOISE = 0.04  # the fold effect's standard deviation: the rule fires after ~20-55 random trials
 FOLD_EFFECT = NOISE * np.array([-2.0, -1.0, 0.0, 1.0, 2.0]) / np.sqrt(2.0)
 SEARCHERS = ("default", "optuna", "linked")
 LABELS = {"default": "default (random)", "optuna": "OptunaSearch", "linked": "AutoTermSearcher"}
@@ -121,18 +122,20 @@ class TimedStopper(AutoTermStopper):
         return out
 
 
-def replay_criterion(stopper: AutoTermStopper) -> AutoTermCriterion:
-    """A fresh criterion with the stopper's settings."""
-    c = stopper.criterion
-    kwargs: dict[str, Any] = dict(mode=c.mode, min_trials=c.min_trials, delta=c.delta,
-                                  beta_scale=c.beta_scale, min_fit=c.min_fit,
-                                  fit_fraction=c.fit_fraction, exact_bound=c.exact_bound,
-                                  num_restarts=c.num_restarts, raw_samples=c.raw_samples,
-                                  seed=c.seed)
-    return AutoTermCriterion(**kwargs)
+def replay_criterion(stopper: AutoTermStopper) -> Any:
+    """The stopper's criterion with all its settings, but a cold GP fitter and no caches: what a
+    fresh ``background=False`` stopper would evaluate."""
+    from ray_autoterm.gp import GPFitter
+
+    criterion = pickle.loads(pickle.dumps(stopper.criterion))  # drops the cached torch model
+    criterion.fitter = GPFitter()
+    for cache in ("_last_argmin", "_last_bound"):
+        if hasattr(criterion, cache):
+            setattr(criterion, cache, None)
+    return criterion
 
 
-def synchronous_stop(stopper: AutoTermStopper, records: list, space: SearchSpace) -> int | None:
+def synchronous_stop(stopper: AutoTermStopper, records: list, space: Any) -> int | None:
     """First ``t`` at which the criterion fires on the first ``t`` records (completion order)."""
     criterion = replay_criterion(stopper)
     usable = [r for r in records if criterion.usable(r)]
@@ -143,8 +146,11 @@ def synchronous_stop(stopper: AutoTermStopper, records: list, space: SearchSpace
 
 
 # --------------------------------------------------------------------------- one run
-def run_once(duration: float, concurrency: int, searcher: str, args: argparse.Namespace,
-             storage: str, name: str) -> dict[str, Any]:
+def run_once(spec: dict[str, Any]) -> dict[str, Any]:
+    """One experiment, ``spec`` = duration, concurrency, searcher, samples, seed, run_cap,
+    storage, name; returns its row of the table (the lag and what it is made of)."""
+    duration, concurrency, searcher = spec["duration"], spec["concurrency"], spec["searcher"]
+    args = argparse.Namespace(**spec)
     space = param_space(duration)
     search_alg: Any
     if searcher == "linked":
@@ -161,6 +167,11 @@ def run_once(duration: float, concurrency: int, searcher: str, args: argparse.Na
             # concurrency itself (``max_concurrent_trials`` would be ignored, with a warning).
             search_alg = BasicVariantGenerator(random_state=args.seed, max_concurrent=concurrency)
     clock = CompletionClock()
+    callbacks: list[tune.Callback] = [clock]
+    # Versions that feed the stopper from a Tune ``Callback`` too: pass it, the supported way
+    # (``stop=stopper`` alone attaches it as well).
+    if hasattr(stopper, "callback"):
+        callbacks.append(stopper.callback())
     tuner = tune.Tuner(
         trainable,
         # The linked searcher holds the space already (Tune refuses it twice).
@@ -169,8 +180,8 @@ def run_once(duration: float, concurrency: int, searcher: str, args: argparse.Na
                                     max_concurrent_trials=None if searcher == "default"
                                     else concurrency, reuse_actors=True,
                                     time_budget_s=args.run_cap),
-        run_config=tune.RunConfig(stop=stopper, callbacks=[clock], storage_path=storage,
-                                  name=name, verbose=0),
+        run_config=tune.RunConfig(stop=stopper, callbacks=callbacks, storage_path=args.storage,
+                                  name=args.name, verbose=0),
     )
     load0 = os.getloadavg()[0]
     start = time.time()
@@ -182,6 +193,9 @@ def run_once(duration: float, concurrency: int, searcher: str, args: argparse.Na
     records = list(stopper.history.completed())
     stop_time = stopper.stop_time
 
+    from ray_autoterm.space import SearchSpace
+
+    stopper.wait_for_decision(timeout=30)  # let the worker finish before the criterion is copied
     sync = synchronous_stop(stopper, records, SearchSpace.from_param_space(space))
     out: dict[str, Any] = {
         "duration": duration, "concurrency": concurrency, "searcher": searcher,
@@ -191,6 +205,7 @@ def run_once(duration: float, concurrency: int, searcher: str, args: argparse.Na
         "decision_ns": [d.num_trials for d in decisions],
         "decision_wall_s": [round(d.wall_time_s, 3) for d in decisions],
         "capped": stop_time is None and end - start >= args.run_cap - 1,
+        "stopper_callback": len(callbacks) > 1,
     }
     done_at = [clock.done_at.get(r.trial_id) for r in records]
     if stop_time is not None:
@@ -213,6 +228,9 @@ def cell(r: dict[str, Any]) -> list[str]:
     def n(v: Any) -> str:
         return "—" if v is None else str(v)
 
+    if "failed" in r:
+        return [f"{r['duration']:g}", str(r["concurrency"]), LABELS[r["searcher"]],
+                f"run failed ({r['failed']})", *["—"] * 8]
     sync = r["sync_stop"]
     fired = r["fired_at"]
     if fired is None:
@@ -263,8 +281,38 @@ def render(runs: list[dict[str, Any]], args: argparse.Namespace, wall: float, co
     return "\n".join(out) + "\n"
 
 
+def run_child(spec: dict[str, Any], address: str) -> dict[str, Any]:
+    """Run one experiment in a fresh driver process joined to the cluster, as a user's script
+    would (cold imports and a cold first GP fit included)."""
+    out = Path(spec["storage"]) / f"{spec['name']}.json"
+    cmd = [sys.executable, str(Path(__file__).resolve()), "--child", json.dumps(spec),
+           "--address", address, "--child-out", str(out)]
+    try:
+        proc = subprocess.run(cmd, timeout=spec["run_cap"] + 180)
+        failed = f"exit status {proc.returncode}" if proc.returncode else None
+    except subprocess.TimeoutExpired:
+        failed = "timed out"
+    if failed is None and out.exists():
+        return json.loads(out.read_text())
+    return {**{k: spec[k] for k in ("duration", "concurrency", "searcher", "samples")},
+            "failed": failed or "no result written"}
+
+
+def child_main(args: argparse.Namespace) -> int:
+    ray.init(address=args.address, log_to_driver=False)
+    try:
+        result = run_once(json.loads(args.child))
+    finally:
+        ray.shutdown()
+    Path(args.child_out).write_text(json.dumps(result, default=str))
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--child", default=None, help=argparse.SUPPRESS)
+    p.add_argument("--child-out", default=None, help=argparse.SUPPRESS)
+    p.add_argument("--address", default=None, help=argparse.SUPPRESS)
     p.add_argument("--quick", action="store_true",
                    help="durations 0.05, 0.5 x concurrency 1, 32, 60 samples")
     p.add_argument("--durations", default=None, help="comma list of seconds (0.05,0.5,5)")
@@ -283,6 +331,8 @@ def main(argv: list[str] | None = None) -> int:
                         "for a snapshot made with `git archive`, e.g. 'commit 44bd03a'")
     p.add_argument("--out", default=str(Path(__file__).parent / "results" / "lag.md"))
     args = p.parse_args(argv)
+    if args.child:
+        return child_main(args)
     explicit = args.durations is not None or args.concurrency is not None
     durations = [float(v) for v in (args.durations or ("0.05,0.5" if args.quick
                                                        else "0.05,0.5,5")).split(",")]
@@ -316,12 +366,12 @@ def main(argv: list[str] | None = None) -> int:
     runs: list[dict[str, Any]] = []
     raw_path = Path(args.out).with_suffix(".json")
     try:
-        # Warm-up: worker start-up and first imports on every node, first GP fit in the driver.
-        warm = argparse.Namespace(**{**vars(args), "samples": 12})
-        run_once(0.05, 4, "default", warm, storage, "warmup")
         for d, c in cells:
             for s in searchers:
-                r = run_once(d, c, s, args, storage, f"d{d:g}-c{c}-{s}")
+                spec = {"duration": d, "concurrency": c, "searcher": s, "samples": args.samples,
+                        "seed": args.seed, "run_cap": args.run_cap, "storage": storage,
+                        "name": f"d{d:g}-c{c}-{s}"}
+                r = run_child(spec, cluster.address)
                 runs.append(r)
                 print(" | ".join(cell(r)), flush=True)
                 raw_path.parent.mkdir(parents=True, exist_ok=True)
