@@ -131,9 +131,11 @@ def summarize(decisions: Sequence[Decision], trials: Sequence[dict[str, Any]],
     if last is None:
         lines.append("No decision yet: no trial has completed with fold scores.")
     elif stop is not None:
-        what = "statistical error" if stop.error_source == "cv" else "threshold"
-        lines.append(f"Stopped after {stop.num_trials} completed trials: regret bound "
-                     f"{_g(stop.regret_bound)} < {what} {_g(stop.statistical_error)}.")
+        what = {"cv": "statistical error", "threshold": "threshold"}.get(
+            stop.error_source, f"{stop.error_source} error")
+        lines.append(f"Stopped after {stop.num_trials} completed trials (rule \"{stop.rule}\"): "
+                     f"regret bound {_g(stop.regret_bound)} < {what} "
+                     f"{_g(stop.statistical_error)}.")
         extra = len(trials) - stop.num_trials
         if extra > 0:
             lines.append(f"  ({extra} more started trial{'s' * (extra > 1)} not counted: "
@@ -144,6 +146,8 @@ def summarize(decisions: Sequence[Decision], trials: Sequence[dict[str, Any]],
                      f"{_g(last.statistical_error)} after {last.num_trials} trials "
                      f"({last.reason}).")
     inc = stop or last
+    if inc is not None:
+        lines.append(f"Rule: \"{inc.rule}\", error: {inc.error_source}.")
     if inc is not None and inc.incumbent_trial_id is not None:
         folds = ", ".join(_g(v) for v in inc.incumbent_fold_scores or [])
         lines.append(f"Incumbent: trial {inc.incumbent_trial_id}, mean "

@@ -319,3 +319,15 @@ def test_the_stopper_passes_rule_through() -> None:
     assert stopper.criterion.rule == "pooled" and stopper.criterion.pool == 3
     with pytest.raises(ValueError, match="`rule` argument"):
         AutoTermStopper(param_space={"a": tune.uniform(0, 1)}, rule="nope")
+
+
+def test_the_report_names_the_rule_and_the_error() -> None:
+    from ray_autoterm.criterion import Decision
+    from ray_autoterm.report import summarize
+
+    d = AutoTermCriterion(rule="pooled").evaluate(_history(22), SPACE_2D)
+    stopped = Decision(22, True, "x", regret_bound=0.01, statistical_error=0.02,
+                       error_source="pooled", rule="pooled")
+    assert 'Rule: "pooled", error: pooled.' in summarize([d], [])
+    assert 'Stopped after 22 completed trials (rule "pooled"): regret bound 0.01 < pooled error' in (
+        summarize([d, stopped], []))
