@@ -25,6 +25,12 @@ class TrialRecord:
         val_train_ratio: ``n_val / n_train`` the trial reported, if any (else the criterion's).
         complete: Whether all folds are in (a streamed trial may be partial).
         order: Completion order, used to break ties and to replay decisions in time order.
+        folds_measured: Set when a fold-pruning scheduler stopped the trial: the indices of the
+            folds it measured (the others never ran). ``fold_scores`` then holds either those
+            measured values (``complete=False``: left out of the criterion and the searcher's
+            GP) or a full list with the missing folds imputed from the incumbent's
+            (``complete=True``: an observation like any other; see
+            :func:`ray_autoterm.criterion.pruning.impute_folds`).
     """
 
     trial_id: str
@@ -33,6 +39,12 @@ class TrialRecord:
     val_train_ratio: float | None = None
     complete: bool = True
     order: int = 0
+    folds_measured: list[int] | None = None
+
+    @property
+    def pruned(self) -> bool:
+        """Whether a fold-pruning scheduler stopped the trial before all its folds ran."""
+        return self.folds_measured is not None
 
     @property
     def value(self) -> float:
@@ -83,6 +95,8 @@ class History:
         old = self._records.get(trial_id)
         scores = [float(v) for v in fold_scores]
         if old is not None:
+            if old.pruned:
+                return False  # a pruned trial's record is final (see mark_pruned)
             if old.fold_scores == scores and old.complete == complete:
                 return False
             if old.complete and not complete:
@@ -96,14 +110,56 @@ class History:
         )
         return True
 
+    def mark_pruned(
+        self,
+        trial_id: str,
+        config: Mapping[str, Any],
+        fold_scores: Sequence[float],
+        folds_measured: Sequence[int],
+        complete: bool,
+        val_train_ratio: float | None = None,
+    ) -> bool:
+        """Record that a trial was pruned after measuring ``folds_measured``; returns whether the
+        history changed. The record is final: later results of the trial are ignored.
+
+        Example:
+            >>> h = History()
+            >>> h.mark_pruned("p", {}, [0.9], [0], complete=False)
+            True
+            >>> h.add("p", {}, [0.9], complete=True), h["p"].pruned, len(h.completed())
+            (False, True, 0)
+        """
+        old = self._records.get(trial_id)
+        if old is not None and old.pruned:
+            return False
+        if old is not None:
+            order = old.order
+        else:
+            self._counter += 1
+            order = self._counter
+        self._records[trial_id] = TrialRecord(
+            trial_id, copy.deepcopy(dict(config)), [float(v) for v in fold_scores],
+            val_train_ratio, bool(complete), order, [int(i) for i in folds_measured],
+        )
+        return True
+
     def merge(self, other: History) -> None:
         """Take every record of ``other`` this history lacks (or holds less complete)."""
         for rec in sorted(other, key=lambda r: r.order):
             mine = self._records.get(rec.trial_id)
-            if mine is None or (rec.complete and not mine.complete) or (
+            if mine is not None and mine.pruned:
+                continue
+            if rec.pruned:
+                self.mark_pruned(rec.trial_id, rec.config, rec.fold_scores,
+                                 rec.folds_measured or [], rec.complete, rec.val_train_ratio)
+            elif mine is None or (rec.complete and not mine.complete) or (
                 rec.complete == mine.complete and len(rec.fold_scores) > len(mine.fold_scores)
             ):
                 self.add(rec.trial_id, rec.config, rec.fold_scores, rec.val_train_ratio, rec.complete)
+
+    def pruned(self) -> list[TrialRecord]:
+        """Records of pruned trials, in completion order."""
+        return sorted((r for r in self._records.values() if r.pruned), key=lambda r: r.order)
 
     def completed(self) -> list[TrialRecord]:
         """Complete records in completion order (valid or not)."""
