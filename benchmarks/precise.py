@@ -379,7 +379,7 @@ def _job(args: tuple) -> tuple[str, float, dict[str, Any] | None, str | None]:
     t0 = time.time()
     try:
         run = run_one(task, searcher, seed, budget, folds, n_train, n_test)
-    except Exception as exc:  # report and go on with the other runs
+    except Exception:  # noqa: BLE001 - report and go on with the other runs
         import traceback
 
         return run_name(task, searcher, seed), time.time() - t0, None, traceback.format_exc()

@@ -46,6 +46,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
 import shlex
 import sys
 import time
@@ -73,6 +74,20 @@ PI_THRESHOLDS = (0.05, 0.01)
 # β (Srinivas et al. without the paper's empirical division by 5): later, more cautious stops.
 VARIANTS: dict[str, dict[str, Any]] = {"β not divided by 5": {"beta_scale": 1.0}}
 LOSS_TOLERANCE = -0.005  # a run "lost accuracy" when its RYC is below this
+PAPER_ROW = "ours (paper defaults)"
+BOOTSTRAP_RESAMPLES = 2000
+BOOTSTRAP_SEED = 0
+
+
+def paper_keywords() -> dict[str, Any]:
+    """Keywords that select the paper's rule: ``{"rule": "paper"}`` once ``AutoTermCriterion``
+    has a ``rule`` keyword (so the reference row stays the paper's if the default changes)."""
+    import inspect
+
+    from ray_autoterm.criterion.terminator import AutoTermCriterion
+
+    params = inspect.signature(AutoTermCriterion.__init__).parameters
+    return {"rule": "paper"} if "rule" in params else {}
 
 
 # --------------------------------------------------------------------------- metrics
@@ -94,17 +109,39 @@ def rtc(times: Sequence[float], es: int) -> float:
     return 0.0 if total == 0 else (total - float(sum(times[:es]))) / total
 
 
-def outcome(run: dict[str, Any], stop: int | None) -> dict[str, Any]:
-    """RYC, RTC (wall and CPU) and the stop trial for a rule that stopped after ``stop`` trials."""
+def outcome(run: dict[str, Any], stop: int | None, target: str = "test_loss") -> dict[str, Any]:
+    """RYC, RTC (wall and CPU) and the stop trial for a rule that stopped after ``stop`` trials.
+
+    ``target``: the trial field RYC is computed on (``test_loss``, or ``test_error`` where
+    recorded).
+    """
     trials = run["trials"]
     T = len(trials)
     es = T if stop is None else min(int(stop), T)
-    y_T = trials[incumbent(trials, T)]["test_loss"]
-    y_es = trials[incumbent(trials, es)]["test_loss"]
+    y_T = trials[incumbent(trials, T)][target]
+    y_es = trials[incumbent(trials, es)][target]
     wall = [tr["time_s"] for tr in trials]
     cpu = [tr.get("cpu_s", tr["time_s"]) for tr in trials]
     return {"stop": es, "stopped": stop is not None and es < T, "ryc": ryc(y_T, y_es),
             "rtc": rtc(wall, es), "rtc_cpu": rtc(cpu, es)}
+
+
+def oracle_stop(run: dict[str, Any], from_trial: int = FROM_TRIAL,
+                tolerance: float = -LOSS_TOLERANCE, target: str = "test_loss") -> int:
+    """The first ``t >= from_trial`` whose incumbent is within ``tolerance`` of the final one.
+
+    "Within" in RYC terms: ``RYC(t) >= -tolerance``, i.e. the incumbent's test loss after ``t``
+    trials is at most ``tolerance`` (relative, of the larger of the two) worse than after all
+    ``T``. Knows the test losses, so no rule can do better at that tolerance; ``T`` if nothing
+    earlier qualifies.
+    """
+    trials = run["trials"]
+    T = len(trials)
+    y_T = trials[incumbent(trials, T)][target]
+    for t in range(max(1, from_trial), T + 1):
+        if ryc(y_T, trials[incumbent(trials, t)][target]) >= -tolerance:
+            return t
+    return T
 
 
 # --------------------------------------------------------------------------- cheap rules
@@ -272,20 +309,20 @@ def optuna_signals(run: dict[str, Any], from_trial: int = FROM_TRIAL) -> dict[st
 
 
 def _components(from_trial: int) -> dict[str, tuple[Callable[..., Any], dict[str, Any]]]:
-    """Signal name → (function, keywords); a cached signal is reused while its keywords match."""
-    comps: dict[str, tuple[Callable[..., Any], dict[str, Any]]] = {
-        "ours": (ours_signals, {"from_trial": from_trial}),
+    """Signal name → (function, keywords); a cached signal is reused while its keywords match.
+
+    The variants of ours are not here: each is cached in a file of its own (``variant_path``).
+    """
+    return {
+        "ours": (ours_signals, {"from_trial": from_trial, **paper_keywords()}),
         "acq": (acquisition_signals, {"from_trial": from_trial}),
         "optuna": (optuna_signals, {"from_trial": from_trial}),
     }
-    for label, kw in VARIANTS.items():
-        comps[f"variant:{label}"] = (ours_signals, {"from_trial": from_trial, **kw})
-    return comps
 
 
 def compute_signals(run: dict[str, Any], from_trial: int = FROM_TRIAL,
                     cached: dict[str, Any] | None = None) -> dict[str, Any]:
-    """All expensive signals of one run (those in ``cached`` with the same keywords are kept)."""
+    """The base signals of one run (those in ``cached`` with the same keywords are kept)."""
     import torch
 
     torch.set_num_threads(1)
@@ -298,6 +335,11 @@ def compute_signals(run: dict[str, Any], from_trial: int = FROM_TRIAL,
         else:
             sig[name] = fn(run, **kw)
         sig["settings"][name] = kw
+    # Variants cached in this file by earlier versions of this script stay usable.
+    for name, value in cached.items():
+        if name.startswith("variant:") and name in cached.get("settings", {}):
+            sig[name] = value
+            sig["settings"][name] = cached["settings"][name]
     return sig
 
 
@@ -306,19 +348,126 @@ def _missing(sig: dict[str, Any], from_trial: int) -> list[str]:
             if name not in sig or sig.get("settings", {}).get(name) != kw]
 
 
-def _signals_job(args: tuple[str, str, int, bool, dict[str, Any]]) -> tuple[str, float]:
-    run_path, sig_path, from_trial, recompute, variants = args
-    VARIANTS.update(variants)  # a spawned process starts from the module's defaults
+def signal_path(run_path: str | Path) -> Path:
+    """Cache of a run's base signals: ``<run folder>/signals/signals-<run>.json``."""
+    p = Path(run_path)
+    return p.parent / "signals" / (p.stem.replace("runs-", "signals-", 1) + ".json")
+
+
+def variant_key(keywords: dict[str, Any]) -> str:
+    """A short stable key of a variant's keywords (the label is free; the keywords decide)."""
+    import hashlib
+
+    text = json.dumps(keywords, sort_keys=True, ensure_ascii=True, default=str)
+    return hashlib.sha1(text.encode()).hexdigest()[:12]
+
+
+def variant_path(run_path: str | Path, keywords: dict[str, Any]) -> Path:
+    """Cache of one variant's signals on one run (one file each: concurrent replays of different
+    variants never overwrite each other)."""
+    p = Path(run_path)
+    return (p.parent / "signals" / "variants"
+            / f"{p.stem.replace('runs-', '', 1)}--{variant_key(keywords)}.json")
+
+
+def _variant_keywords(from_trial: int, kw: dict[str, Any]) -> dict[str, Any]:
+    return {"from_trial": from_trial, **kw}
+
+
+def cached_variant(run_path: str | Path, keywords: dict[str, Any]) -> dict[str, Any] | None:
+    """A variant's cached signals (``keywords`` include ``from_trial``), or ``None``."""
+    vp = variant_path(run_path, keywords)
+    if vp.exists():
+        data = json.loads(vp.read_text())
+        if data.get("settings") == keywords:
+            return data["signals"]
+    sp = signal_path(run_path)  # an older cache kept variants inside the base file
+    if sp.exists():
+        base = json.loads(sp.read_text())
+        for name, kw in base.get("settings", {}).items():
+            if name.startswith("variant:") and kw == keywords and name in base:
+                return base[name]
+    return None
+
+
+def _todo(run_path: str, from_trial: int, recompute: bool,
+          variants: dict[str, dict[str, Any]]) -> tuple[bool, list[str]]:
+    """(base signals missing?, labels of the variants missing) for one run."""
+    sp = signal_path(run_path)
+    base = recompute or not sp.exists() or bool(_missing(json.loads(sp.read_text()), from_trial))
+    missing = [label for label, kw in variants.items()
+               if recompute or cached_variant(run_path, _variant_keywords(from_trial, kw)) is None]
+    return base, missing
+
+
+def _write_json(path: Path, data: Any) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(json.dumps(data))
+    tmp.replace(path)
+
+
+def _signals_job(args: tuple[str, int, bool, dict[str, Any]]) -> tuple[str, float]:
+    run_path, from_trial, recompute, variants = args
     start = time.time()
     run = json.loads(Path(run_path).read_text())
-    cached = None
-    if not recompute and Path(sig_path).exists():
-        cached = json.loads(Path(sig_path).read_text())
-    sig = compute_signals(run, from_trial, cached)
-    tmp = Path(sig_path + ".tmp")
-    tmp.write_text(json.dumps(sig))
-    tmp.replace(sig_path)
+    base, missing = _todo(run_path, from_trial, recompute, variants)
+    if base:
+        sp = signal_path(run_path)
+        cached = None if recompute or not sp.exists() else json.loads(sp.read_text())
+        _write_json(sp, compute_signals(run, from_trial, cached))
+    if missing:
+        import torch
+
+        torch.set_num_threads(1)
+        warnings.filterwarnings("ignore")
+    for label in missing:
+        kw = _variant_keywords(from_trial, variants[label])
+        _write_json(variant_path(run_path, kw), {
+            "name": run["name"], "label": label, "settings": kw, "code": provenance(),
+            "signals": ours_signals(run, **kw)})
     return run["name"], time.time() - start
+
+
+def load_signals(run_path: str | Path, from_trial: int,
+                 variants: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """A run's base signals plus ``"variant:<label>"`` for each variant (all cached)."""
+    sig = json.loads(signal_path(run_path).read_text())
+    for label, kw in variants.items():
+        found = cached_variant(run_path, _variant_keywords(from_trial, kw))
+        if found is None:
+            raise FileNotFoundError(f"signals of variant {label!r} on {run_path} not computed")
+        sig[f"variant:{label}"] = found
+    return sig
+
+
+def compute_all(run_paths: Sequence[str], from_trial: int, recompute: bool, jobs: int,
+                variants: dict[str, dict[str, Any]]) -> None:
+    """Compute (in ``jobs`` processes) whatever signals are not cached yet."""
+    todo = []
+    for p in run_paths:
+        base, missing = _todo(p, from_trial, recompute, variants)
+        if base or missing:
+            todo.append((p, from_trial, recompute, dict(variants)))
+    print(f"{len(run_paths)} runs; computing signals for {len(todo)} ({jobs} process(es))",
+          flush=True)
+    start = time.time()
+
+    def report(i: int, name: str, secs: float) -> None:
+        elapsed = time.time() - start
+        eta = elapsed / i * (len(todo) - i)
+        print(f"[{i}/{len(todo)}] signals of {name} in {secs:.0f} s; elapsed "
+              f"{elapsed / 60:.1f} min, ETA {eta / 60:.1f} min", flush=True)
+
+    if jobs <= 1:
+        for i, job in enumerate(todo, 1):
+            report(i, *_signals_job(job))
+    elif todo:
+        import multiprocessing as mp
+
+        with mp.get_context("spawn").Pool(jobs, maxtasksperchild=1) as pool:
+            for i, res in enumerate(pool.imap_unordered(_signals_job, todo), 1):
+                report(i, *res)
 
 
 # --------------------------------------------------------------------------- the table
@@ -388,17 +537,288 @@ def markdown(table: list[dict[str, Any]], groups: Sequence[str]) -> str:
     return "\n".join(lines)
 
 
+# --------------------------------------------------------------------------- statistics
+def bootstrap_ci(values: Sequence[float], statistic: str = "mean",
+                 n_resamples: int = BOOTSTRAP_RESAMPLES, seed: int = BOOTSTRAP_SEED,
+                 level: float = 0.95) -> tuple[float, float]:
+    """Percentile-bootstrap interval of the mean or median of ``values`` (resampling the runs).
+
+    ``scipy.stats.bootstrap`` with ``method="percentile"``, ``n_resamples`` resamples and a
+    fixed seed (the same table every time). One value, or all equal: the value itself.
+    """
+    from scipy.stats import bootstrap
+
+    x = np.asarray(values, dtype=float)
+    if x.size == 0:
+        return math.nan, math.nan
+    if x.size == 1 or np.ptp(x) == 0:
+        return float(x[0]), float(x[0])
+    fn = {"mean": np.mean, "median": np.median}[statistic]
+    res = bootstrap((x,), fn, n_resamples=n_resamples, method="percentile",
+                    confidence_level=level, vectorized=True, axis=-1,
+                    rng=np.random.default_rng(seed))
+    return float(res.confidence_interval.low), float(res.confidence_interval.high)
+
+
+def paired_difference(rows: Sequence[dict[str, Any]], reference: Sequence[dict[str, Any]],
+                      key: str, **bootstrap_kw: Any) -> dict[str, Any]:
+    """Mean of ``row[key] − reference[key]`` over the runs both have, with its bootstrap interval.
+
+    Rows are matched by their ``run`` name (the same runs, so the run-to-run spread cancels).
+    """
+    ref = {r["run"]: r[key] for r in reference}
+    d = [r[key] - ref[r["run"]] for r in rows if r["run"] in ref]
+    if not d:
+        return {"n": 0, "mean": math.nan, "ci": (math.nan, math.nan)}
+    return {"n": len(d), "mean": float(np.mean(d)), "ci": bootstrap_ci(d, "mean", **bootstrap_kw)}
+
+
+def rule_statistics(rows: Sequence[dict[str, Any]],
+                    reference: Sequence[dict[str, Any]] | None = None,
+                    **bootstrap_kw: Any) -> dict[str, Any]:
+    """One rule over a group of runs: fired, mean/median RYC and RTC with intervals, the share of
+    runs losing > 0.5%, the worst run, and the paired difference to ``reference`` (same runs)."""
+    ryc_ = [r["ryc"] for r in rows]
+    rtc_ = [r["rtc"] for r in rows]
+    worst = min(rows, key=lambda r: r["ryc"]) if rows else None
+    out: dict[str, Any] = {
+        "n": len(rows), "fired": int(sum(bool(r["stopped"]) for r in rows)),
+        "mean_ryc": float(np.mean(ryc_)) if rows else math.nan,
+        "mean_ryc_ci": bootstrap_ci(ryc_, "mean", **bootstrap_kw),
+        "median_ryc": float(np.median(ryc_)) if rows else math.nan,
+        "median_ryc_ci": bootstrap_ci(ryc_, "median", **bootstrap_kw),
+        "mean_rtc": float(np.mean(rtc_)) if rows else math.nan,
+        "mean_rtc_ci": bootstrap_ci(rtc_, "mean", **bootstrap_kw),
+        "median_rtc": float(np.median(rtc_)) if rows else math.nan,
+        "median_rtc_ci": bootstrap_ci(rtc_, "median", **bootstrap_kw),
+        "mean_rtc_cpu": float(np.mean([r["rtc_cpu"] for r in rows])) if rows else math.nan,
+        "lost": float(np.mean([r["ryc"] < LOSS_TOLERANCE for r in rows])) if rows else math.nan,
+        "worst_ryc": worst["ryc"] if worst else math.nan,
+        "worst_run": worst["run"] if worst else None,
+        "mean_stop": float(np.mean([r["stop"] for r in rows])) if rows else math.nan,
+    }
+    if reference is not None:
+        out["delta_ryc"] = paired_difference(rows, reference, "ryc", **bootstrap_kw)
+        out["delta_rtc"] = paired_difference(rows, reference, "rtc", **bootstrap_kw)
+    return out
+
+
+def meets_target(st: dict[str, Any]) -> bool:
+    """Issue 11's target on the precise-test tasks: mean RYC ≥ −0.005, no run below −0.03, and
+    at least 40% of the time saved on average."""
+    return st["mean_ryc"] >= -0.005 and st["worst_ryc"] >= -0.03 and st["mean_rtc"] >= 0.40
+
+
+def _ci(v: float, ci: tuple[float, float], pct: bool = False) -> str:
+    if math.isnan(v):
+        return "n/a"
+    if pct:
+        return f"{v:.1%} [{ci[0]:.1%}, {ci[1]:.1%}]"
+    return f"{v:+.4f} [{ci[0]:+.4f}, {ci[1]:+.4f}]"
+
+
+def group_markdown(stats: dict[str, dict[str, Any]], reference: str = PAPER_ROW) -> str:
+    """The table of one group of runs (one row per rule)."""
+    head = ["rule", "fired", "mean RYC [95% CI]", "median RYC [95% CI]", "mean RTC [95% CI]",
+            "median RTC [95% CI]", "lost > 0.5%", "worst RYC (run)",
+            "ΔRYC vs paper [95% CI]", "ΔRTC vs paper [95% CI]", "mean stop"]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for rule, st in stats.items():
+        if rule == reference or "delta_ryc" not in st:
+            d_ryc = d_rtc = "—"
+        else:
+            d_ryc = _ci(st["delta_ryc"]["mean"], st["delta_ryc"]["ci"])
+            d_rtc = _ci(st["delta_rtc"]["mean"], st["delta_rtc"]["ci"])
+        worst = st["worst_run"].replace("runs-", "", 1) if st["worst_run"] else ""
+        lines.append("| " + " | ".join([
+            rule, f"{st['fired']}/{st['n']}", _ci(st["mean_ryc"], st["mean_ryc_ci"]),
+            _ci(st["median_ryc"], st["median_ryc_ci"]), _ci(st["mean_rtc"], st["mean_rtc_ci"], True),
+            _ci(st["median_rtc"], st["median_rtc_ci"], True), f"{st['lost']:.0%}",
+            f"{st['worst_ryc']:+.4f} ({worst})", d_ryc, d_rtc, f"{st['mean_stop']:.1f}",
+        ]) + " |")
+    return "\n".join(lines)
+
+
+def subgroup_markdown(rows: Sequence[dict[str, Any]], rules_: Sequence[str], key: str) -> str:
+    """Mean RYC / mean RTC / share lost > 0.5% of each rule per value of ``key`` (e.g. model)."""
+    values = sorted({r[key] for r in rows}, key=str)
+    head = ["rule", *[f"{v} (n={len({r['run'] for r in rows if r[key] == v})})" for v in values]]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for rule in rules_:
+        cells = [rule]
+        for v in values:
+            sel = [r for r in rows if r["rule"] == rule and r[key] == v]
+            cells.append(f"{np.mean([r['ryc'] for r in sel]):+.4f} / "
+                         f"{np.mean([r['rtc'] for r in sel]):.0%} / "
+                         f"{np.mean([r['ryc'] < LOSS_TOLERANCE for r in sel]):.0%}"
+                         if sel else "n/a")
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def dominated_by(stats: dict[str, dict[str, Any]], rule: str,
+                 exclude: Sequence[str] = ()) -> list[str]:
+    """The rules whose mean RYC and mean RTC are both at least ``rule``'s (one strictly)."""
+    me = (stats[rule]["mean_ryc"], stats[rule]["mean_rtc"])
+    return [r for r, st in stats.items() if r != rule and r not in exclude
+            and _dominates((st["mean_ryc"], st["mean_rtc"]), me)]
+
+
+def _group_size(runs: Sequence[dict[str, Any]]) -> str:
+    tasks = sorted({r.get("task", f"{r['dataset']}-{r['model']}") for r in runs})
+    searchers = sorted({r.get("searcher", "gp") for r in runs})
+    n_test = sorted({int(r["n_test"]) for r in runs if "n_test" in r})
+    budgets = sorted({int(r["budget"]) for r in runs})
+    folds = sorted({int(r["folds"]) for r in runs})
+    test = (f"{n_test[0]:,}" if len(n_test) == 1 else f"{n_test[0]:,}–{n_test[-1]:,}"
+            ) if n_test else "?"
+    return (f"{len(runs)} runs: {len(tasks)} tasks ({', '.join(tasks)}) × "
+            f"{len({r['seed'] for r in runs})} seeds; searchers {', '.join(searchers)}; "
+            f"T = {', '.join(map(str, budgets))} trials; {', '.join(map(str, folds))}-fold CV; "
+            f"test rows {test}")
+
+
+def _per_task(rows: Sequence[dict[str, Any]], rule_names: Sequence[str]) -> str:
+    """Per task: mean RYC / RTC of the given rules, and their stop trials per run."""
+    head = ["task", *[f"{r}: mean RYC / RTC, stops" for r in rule_names]]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for task in sorted({r["task"] for r in rows}):
+        cells = [task]
+        for rule in rule_names:
+            sel = sorted((r for r in rows if r["task"] == task and r["rule"] == rule),
+                         key=lambda r: (r["seed"], r["searcher"]))
+            cells.append(f"{np.mean([r['ryc'] for r in sel]):+.4f} / "
+                         f"{np.mean([r['rtc'] for r in sel]):.0%}, "
+                         + " ".join(str(r["stop"]) for r in sel) if sel else "n/a")
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def grouped_main(groups: dict[str, str], out: str, from_trial: int, jobs: int, recompute: bool,
+                 target: str, command: str) -> int:
+    """The statistics table: per group of runs, every rule with intervals (see the docstring)."""
+    import glob
+
+    paths: dict[str, list[str]] = {}
+    for label, pattern in groups.items():
+        pat = pattern if Path(pattern).is_absolute() else str(_bench.ROOT / pattern)
+        paths[label] = sorted(glob.glob(pat))
+        if not paths[label]:
+            print(f"No run files match {pattern} (group {label!r}); run benchmarks/precise.py "
+                  f"or benchmarks/quality.py first.")
+            return 1
+    all_paths = list(dict.fromkeys(p for ps in paths.values() for p in ps))
+    compute_all(all_paths, from_trial, recompute, jobs, VARIANTS)
+
+    rows: list[dict[str, Any]] = []
+    runs_of: dict[str, list[dict[str, Any]]] = {}
+    skipped: dict[str, int] = {}
+    for label, ps in paths.items():
+        runs_of[label] = []
+        for p in ps:
+            run = json.loads(Path(p).read_text())
+            if target not in run["trials"][0]:
+                skipped[label] = skipped.get(label, 0) + 1
+                continue
+            runs_of[label].append(run)
+            sig = load_signals(p, from_trial, VARIANTS)
+            stops: dict[str, int | None] = rules(run, sig)
+            stops[ORACLE_ROW] = oracle_stop(run, from_trial, target=target)
+            for rule, stop in stops.items():
+                rows.append({
+                    "group": label, "rule": rule, "run": run["name"],
+                    "task": run.get("task", f"{run['dataset']}-{run['model']}"),
+                    "model": run["model"], "dataset": run["dataset"],
+                    "searcher": run.get("searcher", "gp"),
+                    "kind": run.get("kind", "classification"), "seed": run["seed"],
+                    **outcome(run, stop, target),
+                })
+    stats: dict[str, dict[str, dict[str, Any]]] = {}
+    parts = [
+        "# Stopping rules replayed on recorded HPO runs: statistics per group", "",
+        f"Command: `{command}`", "",
+        *_code_lines(all_paths), "",
+        (f"RYC = (y_T − y_es)/max(y_T, y_es) on the incumbent's held-out `{target}` (0 best, "
+        "negative = lost accuracy); RTC = (t_T − t_es)/t_T on the recorded trial times (proposal "
+        "+ CV, wall). A rule that never stops counts as es = T. Intervals: percentile bootstrap "
+        f"over runs ({BOOTSTRAP_RESAMPLES:,} resamples, seed {BOOTSTRAP_SEED}). \"lost > 0.5%\": "
+        "share of runs with RYC < −0.005. ΔRYC, ΔRTC: paired (same runs) mean difference to "
+        f"`{PAPER_ROW}`. The oracle knows the test losses: it stops at the first trial from "
+        f"{from_trial} on whose incumbent is within 0.5% (RYC ≥ −0.005) of the final one. "
+        f"Model-based rules are evaluated after every trial from {from_trial} on."),
+        "",
+    ]
+    for label in paths:
+        g_rows = [r for r in rows if r["group"] == label]
+        order = list(dict.fromkeys(r["rule"] for r in g_rows))
+        ref = [r for r in g_rows if r["rule"] == PAPER_ROW]
+        stats[label] = {rule: rule_statistics([r for r in g_rows if r["rule"] == rule], ref)
+                        for rule in order}
+        st = stats[label]
+        parts += [f"## {label}", "", f"{_group_size(runs_of[label])} (`{groups[label]}`)"
+                  + (f"; {skipped[label]} runs without `{target}` skipped" if label in skipped
+                     else "") + ".", "", group_markdown(st), ""]
+        met = [r for r in order if r != ORACLE_ROW and meets_target(st[r])]
+        parts.append("Target of issue 11 (mean RYC ≥ −0.005, worst run ≥ −0.03, mean RTC ≥ 40%) "
+                     f"met by: {', '.join(met) if met else 'no rule'}.")
+        for rule in order:
+            if rule.startswith("ours"):
+                dom = dominated_by(st, rule, exclude=[ORACLE_ROW])
+                parts.append(f"- {rule}: dominated (mean RYC and mean RTC) by "
+                             f"{', '.join(dom) if dom else 'no other rule'}.")
+        parts.append("")
+        for key in ("kind", "model", "searcher"):
+            if len({r[key] for r in g_rows}) > 1:
+                parts += [f"By {key} (mean RYC / mean RTC / lost > 0.5%):", "",
+                          subgroup_markdown(g_rows, order, key), ""]
+        parts += ["Per task (paper defaults and oracle; stop trials by seed):", "",
+                  _per_task(g_rows, [PAPER_ROW, ORACLE_ROW]), ""]
+    text = "\n".join(parts)
+    _bench.write_report(text, out)
+    js = Path(out).with_suffix(".json")
+    js.write_text(json.dumps({
+        "command": command, "code": provenance(), "target": target, "from_trial": from_trial,
+        "bootstrap": {"resamples": BOOTSTRAP_RESAMPLES, "seed": BOOTSTRAP_SEED},
+        "groups": {label: {"glob": groups[label], "runs": len(runs_of[label]),
+                           "stats": stats[label]} for label in groups},
+        "variants": VARIANTS, "rows": rows,
+    }, indent=1, default=str))
+    print(f"per-run outcomes in {js}")
+    print(f"made by: {command}")
+    return 0
+
+
+PRECISE_GROUPS = {
+    "precise-test tasks": "benchmarks/results/precise/runs-*.json",
+    "small data": "benchmarks/results/runs-*.json",
+}
+ORACLE_ROW = "oracle (within 0.5%, from trial 20)"
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", default=str(RESULTS / "runs-*.json"), help="glob of run files")
+    parser.add_argument("--group", action="append", default=[], metavar="LABEL=GLOB",
+                        help="a group of runs for the statistics table (repeatable; the first "
+                             "is the primary one); replaces --runs")
+    parser.add_argument("--precise", action="store_true",
+                        help="the groups " + "; ".join(f"{k}={v}" for k, v in
+                                                      PRECISE_GROUPS.items())
+                             + ", written to benchmarks/results/precise/table.md (+ .json)")
+    parser.add_argument("--target", default="test_loss", choices=("test_loss", "test_error"),
+                        help="what RYC is computed on (statistics table only; test_error: only "
+                             "the runs that record it)")
     parser.add_argument("--from-trial", type=int, default=FROM_TRIAL,
                         help="evaluate the model-based rules after every trial from this one on")
     parser.add_argument("--jobs", type=int, default=1, help="runs replayed in parallel")
     parser.add_argument("--recompute", action="store_true", help="ignore cached signals")
-    parser.add_argument("--out", default=str(RESULTS / "table.md"))
+    parser.add_argument("--out", default=None,
+                        help="the table (default results/table.md; with --precise "
+                             "results/precise/table.md)")
     parser.add_argument("--variant", action="append", default=[], metavar="LABEL=JSON",
                         help="another row of ours, e.g. 'fit on all={\"fit_fraction\": 1.0}' "
-                             "(AutoTermCriterion keywords; repeatable)")
+                             "(AutoTermCriterion keywords, passed through as they are; "
+                             "repeatable)")
     args = parser.parse_args(argv)
     for spec in args.variant:
         label, _, kw = spec.partition("=")
@@ -410,6 +830,22 @@ def main(argv: list[str] | None = None) -> int:
         if not label.strip() or not isinstance(keywords, dict):
             parser.error(f"--variant {spec!r}: expected LABEL={{...}}, a label and a JSON object")
         VARIANTS[label.strip()] = keywords
+    groups: dict[str, str] = {}
+    for spec in args.group:
+        label, _, pattern = spec.partition("=")
+        if not label.strip() or not pattern.strip():
+            parser.error(f"--group {spec!r}: expected LABEL=GLOB, e.g. "
+                         f"'precise=benchmarks/results/precise/runs-*.json'")
+        groups[label.strip()] = pattern.strip()
+    if args.precise:
+        groups = {**PRECISE_GROUPS, **groups}
+    command = "python " + " ".join(shlex.quote(a) for a in [
+        "benchmarks/stopping_rules.py", *(sys.argv[1:] if argv is None else argv)])
+    if groups:
+        out = args.out or str(RESULTS / ("precise/table.md" if args.precise else "groups.md"))
+        return grouped_main(groups, out, args.from_trial, args.jobs, args.recompute,
+                            args.target, command)
+    args.out = args.out or str(RESULTS / "table.md")
 
     import glob
 
@@ -417,34 +853,7 @@ def main(argv: list[str] | None = None) -> int:
     if not run_paths:
         print(f"No run files match {args.runs}; run benchmarks/quality.py first.")
         return 1
-    sig_dir = Path(args.out).parent / "signals"
-    sig_dir.mkdir(parents=True, exist_ok=True)
-    todo = []
-    for p in run_paths:
-        sp = sig_dir / (Path(p).stem.replace("runs-", "signals-") + ".json")
-        if (not args.recompute and sp.exists()
-                and not _missing(json.loads(sp.read_text()), args.from_trial)):
-            continue
-        todo.append((p, str(sp), args.from_trial, args.recompute, dict(VARIANTS)))
-    print(f"{len(run_paths)} runs; computing signals for {len(todo)} ({args.jobs} process(es))",
-          flush=True)
-    start = time.time()
-
-    def report(i: int, name: str, secs: float) -> None:
-        elapsed = time.time() - start
-        eta = elapsed / i * (len(todo) - i)
-        print(f"[{i}/{len(todo)}] signals of {name} in {secs:.0f} s; elapsed "
-              f"{elapsed / 60:.1f} min, ETA {eta / 60:.1f} min", flush=True)
-
-    if args.jobs <= 1:
-        for i, job in enumerate(todo, 1):
-            report(i, *_signals_job(job))
-    elif todo:
-        import multiprocessing as mp
-
-        with mp.get_context("spawn").Pool(args.jobs, maxtasksperchild=1) as pool:
-            for i, res in enumerate(pool.imap_unordered(_signals_job, todo), 1):
-                report(i, *res)
+    compute_all(run_paths, args.from_trial, args.recompute, args.jobs, VARIANTS)
 
     rows: list[dict[str, Any]] = []
     meta: dict[str, set] = {"model": set(), "dataset": set(), "seed": set(), "budget": set(),
@@ -453,8 +862,7 @@ def main(argv: list[str] | None = None) -> int:
     optuna_missing = False
     for p in run_paths:
         run = json.loads(Path(p).read_text())
-        sig = json.loads((sig_dir / (Path(p).stem.replace("runs-", "signals-") + ".json"))
-                         .read_text())
+        sig = load_signals(p, args.from_trial, VARIANTS)
         for k in meta:
             meta[k].add(run[k])
         decision_s["ours"] += list(sig["ours"]["seconds"].values())
@@ -488,8 +896,6 @@ def main(argv: list[str] | None = None) -> int:
                      + (", ".join(over) if over else "no baseline"))
         target_lines.append(f"- {e['rule']}: " + "; ".join(parts))
     per_dataset = _per_dataset(rows)
-    command = "python " + " ".join(shlex.quote(a) for a in [
-        "benchmarks/stopping_rules.py", *(sys.argv[1:] if argv is None else argv)])
     size = (f"{len(meta['model'])} models × {len(meta['dataset'])} data sets "
             f"({', '.join(sorted(meta['dataset']))}) × {len(meta['seed'])} seeds "
             f"= {len(run_paths)} runs; budget T = {', '.join(map(str, sorted(meta['budget'])))} "

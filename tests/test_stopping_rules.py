@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import json
 import math
 import sys
 from pathlib import Path
@@ -130,3 +131,141 @@ def test_optuna_terminator_replay_records_its_numbers():
     for t in ("20", "21"):
         assert math.isfinite(sig["bound"][t]) and sig["error"][t] > 0
         assert sig["stop"][t] == (sig["bound"][t] < sig["error"][t])
+
+
+# ----------------------------------------------------------------------------- statistics
+def test_bootstrap_interval_by_hand():
+    # Resampling [0, 1] (two runs): the mean is 0 with probability 1/4, 1/2 w.p. 1/2, 1 w.p.
+    # 1/4, so the 2.5% and 97.5% percentiles of 2,000 resampled means are 0 and 1.
+    assert rules.bootstrap_ci([0.0, 1.0]) == pytest.approx((0.0, 1.0))
+    # [0, 0, 0, 3]: k threes ~ Binomial(4, 1/4); mean 3k/4. P(k = 0) = 0.32 > 2.5%: low 0.
+    # P(k >= 3) = 0.051 > 2.5% > P(k = 4) = 0.004: high 9/4.
+    assert rules.bootstrap_ci([0.0, 0.0, 0.0, 3.0]) == pytest.approx((0.0, 2.25))
+    # Median of 4 = mean of the middle two: 0 (k <= 1), 1.5 (k = 2), 3 (k >= 3, p = 0.051).
+    assert rules.bootstrap_ci([0.0, 0.0, 0.0, 3.0], "median") == pytest.approx((0.0, 3.0))
+    # One run, or all runs equal: the value itself; the same numbers every time (fixed seed).
+    assert rules.bootstrap_ci([0.25]) == (0.25, 0.25)
+    assert rules.bootstrap_ci([0.1, 0.1, 0.1]) == (0.1, 0.1)
+    x = list(np.random.default_rng(3).normal(size=20))
+    lo, hi = rules.bootstrap_ci(x)
+    assert lo < np.mean(x) < hi and (lo, hi) == rules.bootstrap_ci(x)
+    # ... and it is a bootstrap of the mean: about ±1.96 standard errors wide.
+    se = np.std(x) / math.sqrt(len(x))
+    assert hi - lo == pytest.approx(2 * 1.96 * se, rel=0.15)
+
+
+def _row(run, ryc, rtc=0.5, stop=50, stopped=True):
+    return {"run": run, "ryc": ryc, "rtc": rtc, "rtc_cpu": rtc, "stop": stop, "stopped": stopped}
+
+
+def test_paired_difference_matches_runs_by_name():
+    ref = [_row("a", 0.0, 0.1), _row("b", -0.1, 0.2), _row("c", 0.5, 0.3)]
+    rows = [_row("b", 0.0, 0.6), _row("a", 0.1, 0.2), _row("z", 9.0, 9.0)]  # z: not in ref
+    d = rules.paired_difference(rows, ref, "ryc")
+    assert d["n"] == 2 and d["mean"] == pytest.approx(0.1)
+    assert d["ci"] == pytest.approx((0.1, 0.1))  # the same difference on both runs
+    d = rules.paired_difference(rows, ref, "rtc")
+    # Differences 0.4 (b) and 0.1 (a): mean 0.25; resampling two values: interval (0.1, 0.4).
+    assert d["mean"] == pytest.approx(0.25) and d["ci"] == pytest.approx((0.1, 0.4))
+    assert rules.paired_difference(rows, [], "ryc")["n"] == 0
+
+
+def test_rule_statistics_by_hand():
+    rows = [_row("a", 0.0, 0.2, 30), _row("b", -0.02, 0.6, 40),
+            _row("c", -0.004, 0.4, 20), _row("d", 0.01, 0.0, 100, stopped=False)]
+    ref = [_row("a", 0.0, 0.1), _row("b", 0.0, 0.1), _row("c", 0.0, 0.1), _row("d", 0.0, 0.1)]
+    st = rules.rule_statistics(rows, ref)
+    assert st["n"] == 4 and st["fired"] == 3
+    assert st["mean_ryc"] == pytest.approx(-0.0035)
+    assert st["median_ryc"] == pytest.approx(-0.002)  # mean of -0.004 and 0.0
+    assert st["mean_rtc"] == pytest.approx(0.3) and st["median_rtc"] == pytest.approx(0.3)
+    assert st["lost"] == 0.25  # only b is below -0.005 (c's -0.004 is within the tolerance)
+    assert st["worst_ryc"] == -0.02 and st["worst_run"] == "b"
+    assert st["mean_stop"] == pytest.approx(47.5)
+    assert st["delta_ryc"]["mean"] == pytest.approx(-0.0035)
+    assert st["delta_rtc"]["mean"] == pytest.approx(0.2)
+    lo, hi = st["mean_ryc_ci"]
+    assert -0.02 <= lo < st["mean_ryc"] < hi <= 0.01
+    assert not rules.meets_target(st)  # worst run below -0.03? no; mean RTC 30% < 40%
+    assert rules.meets_target({**st, "mean_rtc": 0.45})
+    assert not rules.meets_target({**st, "mean_rtc": 0.45, "worst_ryc": -0.031})
+
+
+def test_oracle_stops_at_the_first_trial_within_tolerance():
+    run = make_run(cv_means=[0.5, 0.4, 0.3, 0.2, 0.25, 0.1],
+                   test_losses=[1.0, 0.9, 0.5, 0.503, 0.4, 0.5])
+    # Final incumbent: trial 6, test 0.5. After 3 trials the incumbent (trial 3) has 0.5 too.
+    assert rules.oracle_stop(run, from_trial=1) == 3
+    assert rules.oracle_stop(run, from_trial=3) == 3
+    # From 4: the incumbent is trial 4 (0.503: RYC = -0.003/0.503 = -0.006 < -0.005) up to
+    # trial 5, so the oracle waits for trial 6.
+    assert rules.oracle_stop(run, from_trial=4) == 6
+    assert rules.oracle_stop(run, from_trial=4, tolerance=0.01) == 4
+    out = rules.outcome(run, rules.oracle_stop(run, from_trial=4))
+    assert out["ryc"] == 0.0 and not out["stopped"]
+
+
+def test_outcome_on_the_test_error_rate():
+    run = make_run(cv_means=[0.5, 0.3, 0.4, 0.2], test_losses=[0.6, 0.35, 0.1, 0.25])
+    for tr, e in zip(run["trials"], [0.3, 0.2, 0.1, 0.1], strict=True):
+        tr["test_error"] = e
+    out = rules.outcome(run, 2, target="test_error")
+    assert out["ryc"] == pytest.approx((0.1 - 0.2) / 0.2)
+
+
+# ----------------------------------------------------------------------------- variants
+def test_variant_keywords_pass_through_and_are_cached_one_file_each(tmp_path):
+    assert rules.variant_key({"a": 1, "b": 2.0}) == rules.variant_key({"b": 2.0, "a": 1})
+    assert rules.variant_key({"a": 1}) != rules.variant_key({"a": 2})
+    rng = np.random.default_rng(0)
+    xs = rng.random(8)
+    folds = [list((x - 0.4) ** 2 + 0.05 * rng.standard_normal(5)) for x in xs]
+    run = make_run([float(np.mean(f)) for f in folds], folds=folds,
+                   configs=[{"x": float(x)} for x in xs])
+    run["name"] = "runs-toy-s0"
+    path = tmp_path / "runs-toy-s0.json"
+    path.write_text(json.dumps(run))
+    variants = {"small fit": {"min_fit": 4, "min_trials": 6},
+                "small fit, β 1": {"min_fit": 4, "min_trials": 6, "beta_scale": 1.0}}
+    kws = {label: rules._variant_keywords(7, kw) for label, kw in variants.items()}
+    for label, kw in variants.items():
+        assert rules._todo(str(path), 7, False, {label: kw})[1] == [label]
+        name, _ = rules._signals_job((str(path), 7, False, {label: kw}))
+        assert name == "runs-toy-s0"
+    files = sorted((tmp_path / "signals" / "variants").iterdir())
+    assert [f.name for f in files] == sorted(
+        f"toy-s0--{rules.variant_key(kw)}.json" for kw in kws.values())
+    sig = rules.load_signals(path, 7, variants)
+    for label in variants:
+        assert set(sig[f"variant:{label}"]["stop"]) == {"7", "8"}
+    assert rules._todo(str(path), 7, False, variants) == (False, [])
+    # A keyword the criterion does not know is not filtered out: it reaches AutoTermCriterion.
+    with pytest.raises(TypeError, match="no_such_keyword"):
+        rules.ours_signals(run, from_trial=7, no_such_keyword=1)
+
+
+def test_grouped_table_end_to_end(tmp_path):
+    pytest.importorskip("optuna")
+    rng = np.random.default_rng(2)
+    for g, seed in (("a", 0), ("a", 1), ("b", 0)):
+        xs = rng.random(22)
+        folds = [list((x - 0.4) ** 2 + 0.05 * rng.standard_normal(5)) for x in xs]
+        run = make_run([float(np.mean(f)) for f in folds], folds=folds,
+                       test_losses=list((xs - 0.4) ** 2 + 0.1), configs=[{"x": float(x)} for x in xs])
+        run.update(name=f"runs-{g}-s{seed}", seed=seed, task=f"{g}-m")
+        (tmp_path / g).mkdir(exist_ok=True)
+        (tmp_path / g / f"runs-{g}-s{seed}.json").write_text(json.dumps(run))
+    out = tmp_path / "table.md"
+    code = rules.main(["--group", f"A={tmp_path}/a/runs-*.json", "--group",
+                       f"B={tmp_path}/b/runs-*.json", "--out", str(out), "--from-trial", "20",
+                       "--variant", 'β 1={"beta_scale": 1.0}'])
+    assert code == 0
+    text = out.read_text()
+    assert "## A" in text and "## B" in text and rules.ORACLE_ROW in text
+    data = json.loads(out.with_suffix(".json").read_text())
+    assert data["groups"]["A"]["runs"] == 2 and data["groups"]["B"]["runs"] == 1
+    st = data["groups"]["A"]["stats"]
+    assert {rules.PAPER_ROW, "ours (β 1)", "Optuna terminator", rules.ORACLE_ROW} <= set(st)
+    assert st[rules.PAPER_ROW]["delta_ryc"]["mean"] == 0.0
+    rows = [r for r in data["rows"] if r["group"] == "A" and r["rule"] == rules.ORACLE_ROW]
+    assert len(rows) == 2 and all(r["stop"] >= 20 for r in rows)
