@@ -27,6 +27,7 @@ def cross_validate_folds(
     seed: int = 0,
     parallel: bool = False,
     num_cpus_per_fold: float = 1.0,
+    stream: bool = False,
 ) -> list[float]:
     """Fold losses of ``estimator`` by k-fold CV (scikit-learn's splitters and scorers).
 
@@ -44,6 +45,13 @@ def cross_validate_folds(
 
         tune.with_resources(trainable, tune.PlacementGroupFactory(
             [{"CPU": 1}] + [{"CPU": 1}] * k, strategy="SPREAD"))
+
+    With ``stream=True`` (inside a Tune trial) each fold is reported as it finishes
+    (:func:`~ray_autoterm.report_fold`; with ``parallel=True`` in the order the tasks finish, each
+    under its own fold index), the last report also carrying ``cv_scores`` and ``cv_mean``, so a
+    :class:`~ray_autoterm.FoldPruningScheduler` can stop a hopeless trial after a fold or two.
+    When Tune stops the trial (or a fold fails), the fold tasks still pending are cancelled
+    (``ray.cancel(force=True)``), which frees their CPUs at once.
 
     Example:
         >>> from sklearn.datasets import load_iris
@@ -66,19 +74,55 @@ def cross_validate_folds(
         splitter = kind(n_splits=cv, shuffle=True, random_state=seed)
     else:
         splitter = check_cv(cv, y, classifier=is_classifier(estimator))
+    if not isinstance(stream, bool):
+        raise invalid("stream", stream, "True or False")
     splits = list(splitter.split(X, y))
+    k = len(splits)
+    losses: dict[int, float] = {}
     if not parallel:
-        return [_fold_loss(estimator, X, y, tr, te, scoring) for tr, te in splits]
+        for i, (tr, te) in enumerate(splits):
+            losses[i] = _fold_loss(estimator, X, y, tr, te, scoring)
+            if stream:
+                _report(i, losses, k)
+        return [losses[i] for i in range(k)]
     import ray
 
     remote = ray.remote(num_cpus=num_cpus_per_fold, max_retries=1)(_fold_loss)
     X_ref, y_ref = ray.put(X), ray.put(y)
-    refs = [remote.remote(estimator, X_ref, y_ref, tr, te, scoring) for tr, te in splits]
-    return [float(v) for v in ray.get(refs)]
+    pending = {
+        remote.remote(estimator, X_ref, y_ref, tr, te, scoring): i
+        for i, (tr, te) in enumerate(splits)
+    }
+    try:
+        while pending:
+            ready, _ = ray.wait(list(pending), num_returns=1)
+            for ref in ready:
+                i = pending.pop(ref)
+                losses[i] = float(ray.get(ref))
+                if stream:
+                    _report(i, losses, k)  # Tune stopping the trial raises here
+    finally:
+        # Stopped (a pruning scheduler, the experiment's end) or a fold failed: end the fold
+        # tasks still running now rather than when they finish, so their CPUs are free at once.
+        for ref in pending:
+            ray.cancel(ref, force=True)
+    return [losses[i] for i in range(k)]
+
+
+def _report(fold: int, losses: dict[int, float], k: int) -> None:
+    from ray_autoterm.tune.reporting import CV_MEAN_KEY, CV_SCORES_KEY, report_fold
+
+    extra: dict[str, Any] = {}
+    if len(losses) == k:
+        scores = [losses[i] for i in range(k)]
+        extra = {CV_SCORES_KEY: scores, CV_MEAN_KEY: float(np.mean(scores))}
+    report_fold(fold, losses[fold], k, **extra)
 
 
 def cross_validate_and_report(estimator: Any, X: Any, y: Any, **kwargs: Any) -> list[float]:
-    """:func:`cross_validate_folds`, then :func:`~ray_autoterm.report_cv_scores` with the losses.
+    """:func:`cross_validate_folds`, then :func:`~ray_autoterm.report_cv_scores` with the losses
+    (with ``stream=True`` the folds are reported one by one instead, see
+    :func:`cross_validate_folds`).
 
     Example:
         >>> def trainable(config):  # doctest: +SKIP
@@ -87,5 +131,6 @@ def cross_validate_and_report(estimator: Any, X: Any, y: Any, **kwargs: Any) -> 
     from ray_autoterm.tune.reporting import report_cv_scores
 
     losses = cross_validate_folds(estimator, X, y, **kwargs)
-    report_cv_scores(losses)
+    if not kwargs.get("stream", False):
+        report_cv_scores(losses)
     return losses
