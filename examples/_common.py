@@ -31,7 +31,8 @@ def parse_args(
     )
     parser.add_argument("--address", default=None,
                         help="address of a running Ray cluster (e.g. auto, or ray://host:10001); "
-                             "default: start a local 2-CPU Ray")
+                             "default: the cluster in RAY_ADDRESS (set for `ray job submit` and "
+                             "KubeRay RayJob drivers), else a new local 2-CPU Ray")
     parser.add_argument("--num-samples", type=int, default=num_samples,
                         help=f"trial budget (default {num_samples}); the stopper may end the "
                              "search sooner")
@@ -57,6 +58,36 @@ def parse_args(
     return args
 
 
+def init_ray(address: str | None = None, *, num_cpus: int | None = None) -> str:
+    """Join the cluster this script was started for, else start a local Ray; say which.
+
+    * ``address`` given (``--address auto``, ``ray://host:10001``, ``host:6379``): join it.
+    * ``RAY_ADDRESS`` set: join that cluster. Ray sets it for every driver it starts itself:
+      ``ray job submit`` (any cluster: local, ``ray up``, KubeRay ``RayCluster``) and a KubeRay
+      ``RayJob``; ``ray.init()`` without an address reads it.
+    * Neither: start a new local Ray (``address="local"``, ``num_cpus`` CPUs), even if
+      ``ray start`` left a cluster running on this machine: joining one is asked for explicitly
+      (``--address auto``, as ``ray submit`` on a launcher cluster needs).
+
+    Returns one line for the log: joined or started, with the nodes and CPUs found.
+    """
+    import ray
+
+    env_address = os.environ.get("RAY_ADDRESS") or None
+    if address or env_address:
+        # Joining: Ray refuses num_cpus/include_dashboard for an existing cluster.
+        ray.init(address=address, log_to_driver=False)
+        how = f"joined the Ray cluster at {address or env_address}" + (
+            "" if address else " (from RAY_ADDRESS)")
+    else:
+        ray.init(address="local", num_cpus=num_cpus, include_dashboard=False, log_to_driver=False)
+        how = ("started a local Ray instance (no --address and no RAY_ADDRESS; to use a running "
+               "cluster pass --address auto or submit with `ray job submit`)")
+    nodes = [n for n in ray.nodes() if n.get("Alive")]
+    cpus = ray.cluster_resources().get("CPU", 0)
+    return f"Ray: {how}: {len(nodes)} node(s), {cpus:g} CPUs."
+
+
 def run_search(
     trainable: Callable[[dict[str, Any]], None],
     space: Mapping[str, Any],
@@ -70,16 +101,11 @@ def run_search(
     ``constants`` (seed, GPU flag, ...) are merged into every config as fixed values (they take
     no GP dimension). Returns the process exit code.
     """
-    import ray
     from ray import tune
 
     from ray_autoterm import AutoTermSearcher, AutoTermStopper
 
-    if args.address:
-        ray.init(address=args.address, log_to_driver=False)
-    else:
-        # address="local": start a fresh local Ray, never join one that `ray start` left running.
-        ray.init(address="local", num_cpus=2, include_dashboard=False, log_to_driver=False)
+    print(init_ray(args.address, num_cpus=2))
 
     param_space = {**dict(space), **dict(constants or {})}
     searcher = AutoTermSearcher(param_space, seed=args.seed)

@@ -13,14 +13,12 @@ from __future__ import annotations
 
 import argparse
 import os
+import sys
 import time
 
-os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
-os.environ.setdefault("RAY_AUTH_MODE", "disabled")
-# The classic progress table honours `metric_columns`, so the bound and error show live.
-os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-import ray  # noqa: E402
+import _common  # noqa: E402  (sets the Ray environment variables before Ray is imported)
 from ray import tune  # noqa: E402
 
 from ray_autoterm import (  # noqa: E402
@@ -51,13 +49,17 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--num-samples", type=int, default=150, help="trial budget (default 150)")
     parser.add_argument("--max-concurrent", type=int, default=2, help="trials at a time")
-    parser.add_argument("--address", default=None, help="a running Ray cluster, e.g. auto")
-    parser.add_argument("--storage-path", default=os.path.abspath("ray_results"))
+    parser.add_argument("--address", default=None,
+                        help="a running Ray cluster, e.g. auto (default: the one in RAY_ADDRESS, "
+                             "as under `ray job submit`, else a new local Ray)")
+    parser.add_argument("--storage-path", default=os.path.expanduser("~/ray_results"),
+                        help="where Tune writes the experiment (default ~/ray_results)")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
 
-    # "local": a fresh instance, never one that `ray start` left running, unless asked.
-    ray.init(address=args.address or "local", include_dashboard=False, log_to_driver=False)
+    # --address, else RAY_ADDRESS (a job's driver), else a fresh local instance.
+    print(_common.init_ray(args.address))
+    storage_path = os.path.abspath(os.path.expanduser(args.storage_path))
     searcher = AutoTermSearcher(SPACE, seed=args.seed)
     stopper = AutoTermStopper(searcher=searcher)  # loss = mean fold log loss, minimised
     reporter = tune.CLIReporter(
@@ -75,7 +77,7 @@ def main(argv: list[str] | None = None) -> int:
             max_concurrent_trials=args.max_concurrent, reuse_actors=True,
         ),
         run_config=tune.RunConfig(
-            stop=stopper, storage_path=args.storage_path, name=f"demo-{int(time.time())}",
+            stop=stopper, storage_path=storage_path, name=f"demo-{int(time.time())}",
             progress_reporter=reporter, verbose=1,
         ),
     )
