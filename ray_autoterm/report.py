@@ -37,13 +37,16 @@ class ReportError(AutoTermError):
     """A user error of the ``report`` command (bad directory, no decision log)."""
 
 
-def load_decisions(path: str | os.PathLike[str]) -> list[Decision]:
+def load_decisions(path: str | os.PathLike[str], all_runs: bool = False) -> list[Decision]:
     """Read a decision log back into :class:`~ray_autoterm.Decision` objects, in time order.
 
     Tolerates a truncated last line (the run is still writing) and unknown keys (newer versions).
+    A rerun under the same experiment name appends to the same log with a new ``run_id``; by
+    default only the latest run's decisions are returned (a restored run keeps its run id).
 
     Args:
         path: The ``autoterm_decisions.jsonl`` file, or the experiment directory holding it.
+        all_runs: Return the decisions of every run in the log, not only the latest.
 
     Returns:
         The decisions, oldest first (possibly empty).
@@ -77,14 +80,26 @@ def load_decisions(path: str | os.PathLike[str]) -> list[Decision]:
             decisions.append(Decision.from_dict(row))
         except TypeError:  # a line without the required fields
             logger.warning("Skipping a line of %s without the decision fields: %s", path, row)
+    if decisions and not all_runs:
+        latest = decisions[-1].run_id
+        decisions = [d for d in decisions if d.run_id == latest]
     return decisions
+
+
+def count_runs(path: str | os.PathLike[str]) -> int:
+    """How many runs (``run_id`` values) the decision log at ``path`` holds."""
+    return len({d.run_id for d in load_decisions(path, all_runs=True)})
 
 
 def read_trials(exp_dir: str) -> list[dict[str, Any]]:
     """The trials that started: ``trial_id``, ``finished``, ``time_s``, ``start``, ``end``.
 
-    Statuses are from the newest ``experiment_state-*.json`` (without it, a trial with results
-    counts as finished); times from the trial folders' ``result.json`` (``time_total_s``).
+    One definition throughout: a trial *started* when Tune started it (it has a start time or
+    results); trials that Tune created but never started (it marks them TERMINATED when the
+    experiment stops) do not count. *Finished*: started and ended (TERMINATED or ERROR).
+    Statuses and the trial list are from the newest ``experiment_state-*.json``, so an earlier
+    run under the same name is not counted (without a state file, a trial with results counts
+    as finished); times from the trial folders' ``result.json`` (``time_total_s``).
     """
     trials: dict[str, dict[str, Any]] = {}
     for entry in _read_json(_newest(exp_dir, "experiment_state-*.json")).get("trial_data", []):
@@ -98,14 +113,16 @@ def read_trials(exp_dir: str) -> list[dict[str, Any]]:
     for result_file in glob.glob(os.path.join(glob.escape(exp_dir), "*", "result.json")):
         rows = _read_json(result_file, lines=True) or [{}]
         tid = str(rows[-1].get("trial_id") or os.path.basename(os.path.dirname(result_file)))
-        info = trials.setdefault(tid, {"status": None if known else "TERMINATED", "start": None})
+        if known and tid not in trials:
+            continue  # a trial of an earlier run under the same name
+        info = trials.setdefault(tid, {"status": "TERMINATED", "start": None})
         end, first = _num(rows[-1].get("timestamp")), _num(rows[0].get("timestamp"))
         time_s = _num(rows[-1].get("time_total_s"))
         time_s = end - first if time_s is None and end and first else time_s
         start = _num(info["start"]) or (end - time_s if end and time_s else first)
         info.update(time_s=time_s, end=end, start=start, has_result=True)
     return [{"trial_id": k, "finished": v["status"] in _FINISHED, **v} for k, v in trials.items()
-            if v.get("has_result") or v["status"] in (*_FINISHED, "RUNNING")]
+            if v.get("has_result") or v["start"] is not None or v["status"] in ("RUNNING", "ERROR")]
 
 
 def planned_trials(exp_dir: str) -> int | None:
@@ -130,11 +147,13 @@ def summarize(decisions: Sequence[Decision], trials: Sequence[dict[str, Any]],
     last = decisions[-1] if decisions else None
     if last is None:
         lines.append("No decision yet: no trial has completed with fold scores.")
+    elif stop is not None and stop.error_source == "none":  # the stopper gave up (no usable trial)
+        lines.append(f"Stopped after 0 trials with usable fold scores: {stop.reason}")
     elif stop is not None:
         what = {"cv": "statistical error", "threshold": "threshold"}.get(
             stop.error_source, f"{stop.error_source} error")
-        lines.append(f"Stopped after {stop.num_trials} completed trials (rule \"{stop.rule}\"): "
-                     f"regret bound {_g(stop.regret_bound)} < {what} "
+        lines.append(f"Stopped after {stop.num_trials} trials with usable fold scores (rule "
+                     f"\"{stop.rule}\"): regret bound {_g(stop.regret_bound)} < {what} "
                      f"{_g(stop.statistical_error)}.")
         extra = len(trials) - stop.num_trials
         if extra > 0:
@@ -182,6 +201,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         if planned is None:
             planned, source = planned_trials(exp_dir), "Tune's num_samples"
         print(f"ray-autoterm report for {exp_dir}")
+        runs = count_runs(exp_dir)
+        if runs > 1:
+            print(f"(The decision log holds {runs} runs under this name; this report is about "
+                  f"the latest, run {decisions[-1].run_id}.)")
         print(summarize(decisions, read_trials(exp_dir), planned, source))
         output = args.output or os.path.join(exp_dir, "autoterm_report.png")
         try:

@@ -71,3 +71,34 @@ def random_forest_cv(config: dict) -> None:
     X, y = load_breast_cancer(return_X_y=True)
     model = RandomForestClassifier(n_estimators=25, n_jobs=1, random_state=0, **config)
     cross_validate_and_report(model, X, y, cv=5, scoring="neg_log_loss", seed=0)
+
+
+def quadratic_fast(config: dict) -> None:
+    """A 0.05 s trial: the fast-trial path of the stopper (issue 10, item 1)."""
+    import time
+
+    time.sleep(0.05)
+    report_cv_scores(folds_for(config))
+
+
+def quadratic_then_more(config: dict) -> None:
+    """Reports its folds, then keeps running (3 more results): a trial that a scheduler or a
+    ``MaximumIterationStopper`` ends without a final ``done`` result."""
+    import time
+
+    report_cv_scores(folds_for(config))
+    for i in range(3):
+        time.sleep(0.05)
+        tune.report({"extra": float(i)})
+
+
+def quadratic_then_raise(config: dict) -> None:
+    """Reports its folds, then raises: ends with an error, never with a ``done`` result."""
+    report_cv_scores(folds_for(config))
+    raise RuntimeError("boom after reporting, on purpose")
+
+
+def one_fold_plain(config: dict) -> None:
+    """Sends 1 fold value (or none) with plain ``tune.report``: no trial is ever usable."""
+    folds = folds_for(config)
+    tune.report({"cv_scores": folds[:1] if config["a"] < 0.5 else [], "cv_mean": folds[0]})

@@ -49,6 +49,8 @@ class SharedState:
         self.cv_scores_key = CV_SCORES_KEY
         self.metric: str | None = None
         self.single_value_ok = False  # a fixed threshold needs no folds
+        self.expected_folds: dict[str, int] = {}  # streamed trials: the announced `num_folds`
+        self.problems: dict[str, str] = {}  # trial id -> why it cannot be used (short words)
         self._warned: set[str] = set()
         with _REGISTRY_LOCK:
             _REGISTRY[self.link_id] = self
@@ -83,28 +85,33 @@ class SharedState:
         if self.cv_scores_key in result:
             scores = _as_floats(result[self.cv_scores_key])
             if scores is None:
-                self._warn_once(
-                    trial_id,
+                self._problem(
+                    trial_id, f"`{self.cv_scores_key}` not a list of numbers",
                     f"Trial {trial_id} reported `{self.cv_scores_key}` = "
                     f"{result[self.cv_scores_key]!r}, which is not a list of numbers; "
                     "the trial is left out.",
                 )
                 return False
-            self._check_finite(trial_id, scores)
+            self._check_folds(trial_id, scores)
             return self.history.add(trial_id, config, scores, ratio, complete=True)
         if FOLD_KEY in result and FOLD_LOSS_KEY in result:
             try:
                 fold, loss = int(result[FOLD_KEY]), float(result[FOLD_LOSS_KEY])
             except (TypeError, ValueError):
-                self._warn_once(trial_id, f"Trial {trial_id} reported a fold that is not a number.")
+                self._problem(trial_id, "a fold that is not a number",
+                              f"Trial {trial_id} reported a fold that is not a number.")
                 return False
             folds = self.partial.setdefault(trial_id, {})
             folds[fold] = loss
             k = result.get(NUM_FOLDS_KEY)
-            complete = done or (isinstance(k, int) and len(folds) >= k)
+            if isinstance(k, int) and not isinstance(k, bool):
+                self.expected_folds[trial_id] = k
+            k = self.expected_folds.get(trial_id)
+            # All announced folds in; without `num_folds`, whatever the trial sent by its end.
+            complete = len(folds) >= k if k is not None else done
             scores = [folds[i] for i in sorted(folds)]
             if complete:
-                self._check_finite(trial_id, scores)
+                self._check_folds(trial_id, scores)
             return self.history.add(trial_id, config, scores, ratio, complete=complete)
         if self.single_value_ok and self.metric and self.metric in result:
             value = _as_floats([result[self.metric]])
@@ -113,24 +120,50 @@ class SharedState:
             return self.history.add(trial_id, config, value, ratio, complete=done)
         if trial_id not in self.partial and trial_id not in self.history:
             expected = f"`{self.cv_scores_key}` (a list of fold losses) or `{FOLD_KEY}`/`{FOLD_LOSS_KEY}`"
-            self._warn_once(
-                trial_id,
+            self._problem(
+                trial_id, f"no `{self.cv_scores_key}` in its results",
                 f"Trial {trial_id} reported a result without {expected}; ray-autoterm skips "
-                "such results. Report folds with ray_autoterm.report_cv_scores(...).",
+                "such results. Report folds with ray_autoterm.report_cv_scores(...). "
+                "(Said once; later trials like it are counted, not logged.)",
+                kind="no-folds",
             )
         return False
 
-    def _check_finite(self, trial_id: str, scores: list[float]) -> None:
-        if not all(math.isfinite(v) for v in scores):
-            self._warn_once(
-                trial_id,
+    def ended_partial(self, trial_id: str) -> tuple[int, int] | None:
+        """``(folds in, folds announced)`` for a streamed trial that has not sent all its
+        folds (``None`` when it has, or announced no count)."""
+        k = self.expected_folds.get(trial_id)
+        n = len(self.partial.get(trial_id, {}))
+        return (n, k) if k is not None and n < k else None
+
+    def _check_folds(self, trial_id: str, scores: list[float]) -> None:
+        needed = 1 if self.single_value_ok else 2
+        if len(scores) < needed:
+            n = len(scores)
+            self._problem(
+                trial_id, f"{n} value{'s' * (n != 1)} in `{self.cv_scores_key}`",
+                f"Trial {trial_id} reported `{self.cv_scores_key}` = {scores!r} ({n} value"
+                f"{'s' * (n != 1)}); the stopper needs at least {needed} fold value"
+                f"{'s' * (needed > 1)} per trial"
+                f"{' (Eq. 9 uses their spread)' if needed > 1 else ''}, so it leaves such "
+                "trials out. Report every fold's loss, e.g. report_cv_scores([loss_1, ..., "
+                "loss_k]). (Said once; later trials like it are counted, not logged.)",
+                kind="few-folds",
+            )
+        elif not all(math.isfinite(v) for v in scores):
+            self._problem(
+                trial_id, "non-finite fold values",
                 f"Trial {trial_id} reported non-finite fold values {scores}; it is left out of "
                 "the criterion.",
             )
 
-    def _warn_once(self, trial_id: str, message: str) -> None:
-        if trial_id not in self._warned:
-            self._warned.add(trial_id)
+    def _problem(self, trial_id: str, short: str, message: str, kind: str | None = None) -> None:
+        """Record why a trial cannot be used; log ``message`` once per trial, or once per
+        experiment for a ``kind`` that every trial of a misconfigured objective repeats."""
+        self.problems.setdefault(trial_id, short)
+        key = kind or trial_id
+        if key not in self._warned:
+            self._warned.add(key)
             logger.warning(message)
 
 

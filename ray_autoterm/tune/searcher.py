@@ -105,12 +105,12 @@ class AutoTermSearcher(Searcher):
     def _link(self, stopper: AutoTermStopper) -> SharedState:
         if self._linked:
             raise invalid("searcher", self, "a searcher not yet linked to another AutoTermStopper")
-        if self._mode is not None and self._mode != stopper.mode:
+        mode = stopper._requested_mode  # None: the stopper takes the searcher's (or Tune's)
+        if self._mode is not None and mode is not None and self._mode != mode:
             raise invalid(
-                "mode", stopper.mode,
-                f'the linked searcher\'s mode "{self._mode}" (both must agree)',
+                "mode", mode, f'the linked searcher\'s mode "{self._mode}" (both must agree)',
             )
-        self._mode = stopper.mode
+        self._mode = mode or self._mode
         self._linked = True
         return self._state
 

@@ -2,23 +2,30 @@
 
 from __future__ import annotations
 
-import json
+import dataclasses
 import logging
+import math
 import os
 import sys
 import threading
-import time
+import uuid
+from collections import Counter
 from collections.abc import Mapping
+from types import FrameType
 from typing import TYPE_CHECKING, Any
 
 from ray.tune.stopper import Stopper
 
-from ray_autoterm._validation import check_key, check_mode
-from ray_autoterm.criterion.decision import DECISION_LOG_NAME, Decision
+from ray_autoterm._validation import check_key, check_mode, check_positive_int
+from ray_autoterm.criterion.decision import Decision
 from ray_autoterm.criterion.terminator import AutoTermCriterion
 from ray_autoterm.errors import SearchSpaceError, invalid
 from ray_autoterm.space import SearchSpace
-from ray_autoterm.tune._shared import CV_SCORES_KEY, SharedState, attach
+from ray_autoterm.tune import _tune_internals as internals
+from ray_autoterm.tune._log import append_decision, write_stop
+from ray_autoterm.tune._shared import CV_MEAN_KEY, CV_SCORES_KEY, SharedState, attach
+from ray_autoterm.tune._worker import DecisionWorker
+from ray_autoterm.tune.callback import AutoTermCallback
 
 if TYPE_CHECKING:
     from ray_autoterm.tune.searcher import AutoTermSearcher
@@ -26,7 +33,9 @@ if TYPE_CHECKING:
 logger = logging.getLogger("ray_autoterm")
 
 PROGRESS_KEY = "autoterm"
-"""Result key of the progress metrics (a dict; Tune's loggers flatten it to ``autoterm/...``)."""
+"""Prefix of the progress metrics added to every result (``autoterm/regret_bound``, ...)."""
+
+_RUNTIME = ("_lock", "_decide_lock", "_worker", "_last_result", "_bound", "_has_callback")
 
 
 class AutoTermStopper(Stopper):
@@ -40,25 +49,43 @@ class AutoTermStopper(Stopper):
     linked, the :class:`~ray_autoterm.AutoTermSearcher` proposes nothing more.
 
     **When decisions are made.** By default (``background=True``) the GP work runs in one worker
-    thread of the driver, so Tune's result processing never waits for it: a completed trial wakes
-    the worker, which evaluates the criterion on everything recorded at that moment (trials that
-    complete meanwhile are included in the next evaluation, so bursts coalesce). ``stop_all()``
-    therefore sees a new decision once that evaluation has finished, typically well under a
-    second after the trial's final result. The worker holds Python's GIL while it computes, so
-    it is rationed (``duty_cycle``): after an evaluation that took ``t`` seconds it rests
-    ``t * (1 / duty_cycle - 1)`` seconds, and however fast trials complete, the GP work takes
-    at most that share of the driver's time (``benchmarks/scale.py`` measures Tune's result
-    throughput with and without the stopper). :meth:`decide` evaluates synchronously.
-    ``background=False`` evaluates inside ``__call__`` (deterministic; for tests and debugging).
+    thread of the driver, off Tune's result path: a completed trial wakes the worker, which
+    evaluates the criterion on everything recorded at that moment (trials completing meanwhile
+    join the next evaluation). The worker is rationed (``duty_cycle``: after a decision it rests
+    ``1 / duty_cycle - 1`` times the median of its last five decision times, so a cold first
+    decision is no reason to rest), and its lag is bounded (``max_lag``): once ``max_lag``
+    completed trials wait for a decision, Tune's result processing is held until the worker has
+    decided on them. So the decisions never trail the completed trials by ``max_lag`` or more,
+    and the stop comes at most about ``max_lag`` trials after the synchronous rule's
+    (``background=False``, which decides inside ``__call__``). When the experiment ends, a final
+    decision covers everything recorded (through :class:`~ray_autoterm.tune.callback.AutoTermCallback`'s
+    ``on_experiment_end``), so :attr:`fired` and :attr:`decisions` are current after ``fit()``;
+    :meth:`wait_for_decision` does the same by hand.
 
-    **Every decision** is kept in :attr:`decisions` and appended as one JSON line to
-    ``autoterm_decisions.jsonl`` in the experiment directory (or in ``log_dir``). The stop is
-    logged in plain words: bound, error, trial count and incumbent.
+    **What Tune tells a callback only.** Trials that end without a final ``done`` result (stopped
+    by ASHA or another stopper, or raising), results that a ``CombinedStopper`` withholds, the
+    experiment directory and its end are seen by :class:`~ray_autoterm.tune.callback.AutoTermCallback`.
+    ``stop=AutoTermStopper()`` alone attaches it when Tune first calls the stopper; to be explicit
+    (the supported way), pass ``RunConfig(callbacks=[stopper.callback()])``.
+
+    **Every decision** is kept in :attr:`decisions` and appended as one JSON line, with this run's
+    :attr:`run_id`, to ``autoterm_decisions.jsonl`` in the experiment directory (or ``log_dir``).
+    No decision is made after the stop, so the last line of a run is the firing decision; it is
+    also written to ``autoterm_stop.json``. The stop is logged in plain words, and so is the
+    progress at 10, 20, ... trials.
+
+    **Trials that cannot be used** (fewer than 2 fold values, a streamed trial cut short, no folds
+    at all) are left out with one warning each kind; if ``give_up_after`` trials end and none of
+    them is usable, the objective cannot feed the criterion: the stopper logs an error and stops
+    the experiment with a decision saying why.
 
     Args:
         metric: A scalar result key, used only with ``threshold`` for objectives without
             cross-validation (one value per trial, taken from the trial's final result).
-        mode: ``"min"`` if the fold values are losses, ``"max"`` if they are scores.
+        mode: ``"min"`` if the fold values are losses, ``"max"`` if they are scores. ``None``
+            (default): Tune's mode when Tune's metric is ``cv_mean`` (or ``metric``), else a
+            linked searcher's, else ``"min"``. A mode that contradicts Tune's for ``cv_mean`` is
+            refused when the run starts.
         cv_scores_key: The result key holding a trial's list of fold values.
         searcher: An :class:`~ray_autoterm.AutoTermSearcher` to link: both share one history
             and one GP fitter; the search space comes from it.
@@ -73,18 +100,18 @@ class AutoTermStopper(Stopper):
         let_running_finish: When the criterion fires, let trials already running finish (they
             are paid for) instead of stopping them at once. New trials are stopped at their
             first result (a linked searcher starts none), and ``stop_all()`` turns ``True`` once
-            the running ones are done.
+            none of the trials running at the fire is still running (however it ended).
         background: Run the GP work in a worker thread (default) or synchronously.
-        duty_cycle: The largest share of wall time the background worker computes, in (0, 1]
-            (``1``: evaluate again as soon as a trial completes). Lower values leave more of the
-            driver to Tune when trials are very short, and delay decisions (and so the stop)
-            by up to ``(1 / duty_cycle - 1)`` times a decision's duration.
+        duty_cycle: The largest share of wall time the background worker computes, in (0, 1].
+        max_lag: Completed trials that may wait for a background decision before Tune's result
+            processing is held (1 = decide on every trial before the next result is processed).
+        give_up_after: Stop the experiment once this many trials have ended with none usable
+            (``None``: never).
         log_dir: Where to write the decision log; default: the experiment directory.
-        report_progress: Add the latest decision to every result, under ``autoterm/...``
-            (``regret_bound``, ``statistical_error``, ``num_trials``, ``stopped``). Tune passes
-            the same result on to its loggers and progress reporter, so the convergence shows in
-            CSV/JSON/TensorBoard and can be a column of Tune's table
-            (``CLIReporter(metric_columns=["cv_mean", "autoterm/regret_bound", ...])``).
+        report_progress: Add the latest decision to every result as top-level numbers
+            ``autoterm/regret_bound``, ``autoterm/statistical_error``, ``autoterm/num_trials``,
+            ``autoterm/stopped``: they reach Tune's CSV/JSON/TensorBoard loggers and, when the
+            trial reports at most two other numbers, the columns of Tune's default table.
         seed: Seeds the LCB minimisation.
         criterion_kwargs: Further :class:`~ray_autoterm.criterion.AutoTermCriterion` keywords
             (``min_fit``, ``fit_fraction``, ``num_restarts``, ``raw_samples``).
@@ -99,7 +126,8 @@ class AutoTermStopper(Stopper):
         ...     x = config["x"]
         ...     report_cv_scores([(x - 0.3) ** 2 + 0.01 * i for i in range(5)])
         >>> stopper = AutoTermStopper(param_space={"x": tune.uniform(0, 1)}, min_trials=20)
-        >>> # tune.run(trainable, config={"x": tune.uniform(0, 1)}, num_samples=200, stop=stopper)
+        >>> run_config = tune.RunConfig(stop=stopper, callbacks=[stopper.callback()])
+        >>> # tune.Tuner(trainable, param_space=..., run_config=run_config).fit()
         >>> stopper.stop_all()
         False
     """
@@ -107,7 +135,7 @@ class AutoTermStopper(Stopper):
     def __init__(
         self,
         metric: str | None = None,
-        mode: str = "min",
+        mode: str | None = None,
         *,
         cv_scores_key: str = CV_SCORES_KEY,
         searcher: AutoTermSearcher | None = None,
@@ -120,12 +148,15 @@ class AutoTermStopper(Stopper):
         let_running_finish: bool = False,
         background: bool = True,
         duty_cycle: float = 0.25,
+        max_lag: int = 4,
+        give_up_after: int | None = 10,
         log_dir: str | os.PathLike[str] | None = None,
         report_progress: bool = True,
         seed: int = 0,
         **criterion_kwargs: Any,
     ) -> None:
-        self.mode = check_mode(mode)
+        self._requested_mode = None if mode is None else check_mode(mode)
+        self.mode = self._requested_mode or "min"
         self.cv_scores_key = check_key("cv_scores_key", cv_scores_key)
         if metric is not None:
             check_key("metric", metric)
@@ -147,12 +178,16 @@ class AutoTermStopper(Stopper):
         ):
             raise invalid("duty_cycle", duty_cycle, "a number in (0, 1], e.g. 0.25")
         self.duty_cycle = float(duty_cycle)
+        self.max_lag = check_positive_int("max_lag", max_lag)
+        self.give_up_after = (
+            None if give_up_after is None else check_positive_int("give_up_after", give_up_after)
+        )
         self.let_running_finish = let_running_finish
         self.background = background
         self.report_progress = report_progress
         self.log_dir = None if log_dir is None else os.fspath(log_dir)
         self.criterion = AutoTermCriterion(
-            mode=mode, min_trials=min_trials, delta=delta, beta_scale=beta_scale,
+            mode=self.mode, min_trials=min_trials, delta=delta, beta_scale=beta_scale,
             val_train_ratio=val_train_ratio, threshold=threshold, seed=seed, **criterion_kwargs,
         )
         self._space: SearchSpace | None = None
@@ -166,13 +201,22 @@ class AutoTermStopper(Stopper):
                 raise invalid("searcher", searcher, "an AutoTermSearcher (or None)")
             self._state = searcher._link(self)
             self._searcher = searcher
+            if self._requested_mode is None and searcher._mode is not None:
+                self._set_mode(searcher._mode)
         else:
             self._state = SharedState()
         self._configure_state()
+        self.run_id = uuid.uuid4().hex[:12]
+        """Identifies this run in the decision log (kept by ``Tuner.restore``)."""
         self.decisions: list[Decision] = []
-        self._active: set[str] = set()
+        self._active: set[str] = set()  # trials that reported and have not ended
+        self._ended: set[str] = set()
+        self._started: set[str] = set()
         self._running_at_fire: set[str] | None = None
         self.running_at_stop: frozenset[str] = frozenset()
+        self._num_complete = 0  # completed fold lists recorded (what the worker catches up on)
+        self._missed_calls = 0  # results only the callback saw (a CombinedStopper withheld them)
+        self._next_milestone = 10
         self._warned_inferred = False
         self._init_runtime()
 
@@ -183,32 +227,53 @@ class AutoTermStopper(Stopper):
         self._state.single_value_ok = self.criterion.min_folds == 1
         self.criterion.fitter = self._state.fitter
 
+    def _set_mode(self, mode: str) -> None:
+        self.mode = self.criterion.mode = mode
+
     def _init_runtime(self) -> None:
         self._lock = threading.Lock()
-        self._wake = threading.Event()
-        self._worker: threading.Thread | None = None
+        self._decide_lock = threading.Lock()
+        self._worker = DecisionWorker(
+            self._decide_in_background, self.duty_cycle, self.max_lag,
+            finished=lambda: self._state.fired is not None, start=self._num_complete,
+        )
+        self._last_result: dict[str, Mapping[str, Any]] = {}
+        self._bound = False
+        self._has_callback = False
 
     def __getstate__(self) -> dict[str, Any]:
         state = self.__dict__.copy()
-        for key in ("_lock", "_wake", "_worker"):
+        for key in _RUNTIME:
             state.pop(key, None)
         state["decisions"] = [d.to_dict() for d in self.decisions]
         return state
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.__dict__.update(state)
-        self.__dict__.setdefault("duty_cycle", 0.25)  # a stopper saved by an older version
+        for key, default in (  # a stopper saved by an older version
+            ("duty_cycle", 0.25), ("max_lag", 4), ("give_up_after", 10), ("_ended", set()),
+            ("_started", set()), ("_num_complete", 0), ("_missed_calls", 0),
+            ("_next_milestone", 10), ("run_id", uuid.uuid4().hex[:12]),
+            ("_requested_mode", self.__dict__.get("mode")),
+        ):
+            self.__dict__.setdefault(key, default)
         self.decisions = [Decision.from_dict(d) for d in state["decisions"]]
         self._state = attach(self._state)
         self._configure_state()
         self._init_runtime()
 
+    def callback(self) -> AutoTermCallback:
+        """A ``tune.Callback`` feeding this stopper (``RunConfig(callbacks=[...])``).
+
+        Optional: the stopper attaches one itself when Tune first calls it; passing it makes
+        the hook explicit and independent of Tune's internals.
+        """
+        return AutoTermCallback(self)
+
     @property
     def history(self):  # noqa: ANN201 - History, documented in ray_autoterm.history
         """The trials recorded so far (shared with a linked searcher)."""
         return self._state.history
-
-    # ``running_at_stop``: the trials that were running when the criterion fired.
 
     @property
     def latest_decision(self) -> Decision | None:
@@ -237,38 +302,27 @@ class AutoTermStopper(Stopper):
     # ----------------------------------------------------------------- Tune API
     def __call__(self, trial_id: str, result: dict[str, Any]) -> bool:
         """Record the result; return whether this trial should stop (only after firing)."""
-        if self.log_dir is None:
-            self.log_dir = _experiment_dir_of_caller()
-        done = bool(result.get("done", False))
-        with self._lock:
-            if done:
-                self._active.discard(trial_id)
-            else:
-                self._active.add(trial_id)
-            changed = self._state.ingest(trial_id, result)
-        if changed and self._state.history[trial_id].complete:
-            if self.background:
-                self._ensure_worker()
-                self._wake.set()
-            else:
-                self.decide()
+        if not self._bound:
+            self._bind(sys._getframe(1))
+        self._observe(trial_id, result)
         if self.report_progress:
-            result[PROGRESS_KEY] = self._progress()
+            result.update(self._progress())
         if self._state.fired is None:
             return False
         if not self.let_running_finish:
             return True
-        running = self._running_at_fire or set()
-        return trial_id not in running
+        return trial_id not in (self._running_at_fire or set())
 
     def stop_all(self) -> bool:
         """Whether the experiment should end (see ``let_running_finish``)."""
+        if not self._bound:
+            self._bind(sys._getframe(1))
         if self._state.fired is None:
             return False
         if not self.let_running_finish:
             return True
         with self._lock:
-            if self._running_at_fire is None:
+            if self._running_at_fire is None:  # fired by a restored copy or the searcher
                 self._running_at_fire = set(self._active)
             self._running_at_fire &= self._active
             return not self._running_at_fire
@@ -277,30 +331,222 @@ class AutoTermStopper(Stopper):
         """Evaluate the criterion now, on everything recorded so far, and return the decision.
 
         The decision is appended to :attr:`decisions` and the decision log; if it says stop,
-        the experiment stops (and a linked searcher finishes).
+        the experiment stops (and a linked searcher finishes). Once the experiment has
+        stopped, nothing more is evaluated: the firing decision is returned.
         """
-        decision = self.criterion.evaluate(self._state.history, self._search_space())
+        with self._decide_lock:
+            if self._state.fired is not None:
+                return self._state.fired
+            decision = self.criterion.evaluate(self._state.history, self._search_space())
+            decision = dataclasses.replace(decision, run_id=self.run_id)
+            self._record(decision)
+            return decision
+
+    def wait_for_decision(self, timeout: float = 60.0) -> Decision | None:
+        """Let the background worker decide on everything recorded so far (at most ``timeout``
+        seconds), then return the latest decision (``None`` when no trial was ever usable:
+        that returns at once). The callback does this when the experiment ends."""
+        if self._state.fired is None and self._worker.pending > 0:
+            if not self._worker.settle(timeout) and self._state.fired is None:
+                logger.warning("ray-autoterm: no decision within %.0f s; deciding now.", timeout)
+                self.decide()
+        return self._state.fired or self.latest_decision
+
+    # ------------------------------------------------------ what Tune tells us
+    def _bind(self, caller: FrameType | None) -> None:
+        """First call from Tune: find the experiment directory, Tune's mode and attach the
+        callback (see :mod:`ray_autoterm.tune._tune_internals`)."""
+        self._bound = True
+        controller = internals.calling_controller(caller)
+        if controller is not None:
+            if self.log_dir is None:
+                self.log_dir = internals.experiment_dir(controller._storage)
+            mine = [cb for cb in internals.controller_callbacks(controller)
+                    if isinstance(cb, AutoTermCallback) and cb.stopper.run_id == self.run_id]
+            for cb in mine:  # a restored experiment may hold another copy of this stopper
+                cb.stopper = self
+            if not mine and not internals.attach_callback(controller, self.callback()):
+                controller = None
+        if controller is None and not self._has_callback:
+            logger.warning(
+                "ray-autoterm could not attach its Tune callback, so it cannot see trials that "
+                "end without a final result, results a CombinedStopper withholds, or the end of "
+                "the experiment. Pass RunConfig(callbacks=[stopper.callback()])."
+            )
+            combined = internals.calling_combined_stopper(caller)
+            if combined is not None and list(getattr(combined, "_stoppers", [self]))[0] is not self:
+                logger.warning(
+                    "AutoTermStopper is not the first stopper of its CombinedStopper: Tune asks "
+                    "its stoppers in order and stops asking at the first that says stop, so the "
+                    "criterion may never see a result. Put AutoTermStopper first."
+                )
+        self._resolve_mode(*internals.tune_run_metric_mode(caller))
+
+    def _resolve_mode(self, tune_metric: str | None, tune_mode: str | None) -> None:
+        if tune_mode not in ("min", "max") or tune_metric not in (CV_MEAN_KEY, self.metric):
+            if self._requested_mode is None and self._searcher is not None and self._searcher._mode:
+                self._set_mode(self._searcher._mode)
+            return
+        if self._requested_mode is None:
+            if tune_mode != self.mode:
+                logger.info("ray-autoterm takes mode=%r from Tune's metric %r.", tune_mode,
+                            tune_metric)
+            self._set_mode(tune_mode)
+        elif self._requested_mode != tune_mode:
+            raise invalid(
+                "mode", self._requested_mode,
+                f'"{tune_mode}", the mode Tune was given for `{tune_metric}` (the mean of the '
+                f'folds), or None to take Tune\'s; with "{self._requested_mode}" the incumbent '
+                "would be the worst trial",
+            )
+
+    def _on_trial_start(self, trial_id: str, storage: Any) -> None:
+        self._has_callback = True
+        if self.log_dir is None and storage is not None:
+            self.log_dir = internals.experiment_dir(storage)
+        with self._lock:
+            self._started.add(trial_id)
+
+    def _on_callback_result(self, trial_id: str, result: dict[str, Any], storage: Any) -> None:
+        self._has_callback = True
+        if self.log_dir is None and storage is not None:
+            self.log_dir = internals.experiment_dir(storage)
+        if self._last_result.get(trial_id) is result:
+            return  # the stopper was called with this result
+        self._missed_calls += 1
+        if self._missed_calls == 1:
+            logger.info(
+                "ray-autoterm is not called with every result (a CombinedStopper stops asking "
+                "its stoppers at the first that says stop); its callback passes them on."
+            )
+        self._observe(trial_id, result)
+        if self.report_progress:
+            result.update(self._progress())
+
+    def _on_trial_end(self, trial_id: str, error: bool) -> None:
+        """A trial ended (final result, scheduler or stopper, error): no longer running."""
+        with self._lock:
+            if trial_id in self._ended:
+                return
+            self._ended.add(trial_id)
+            self._active.discard(trial_id)
+            self._last_result.pop(trial_id, None)
+            cut = self._state.ended_partial(trial_id)
+            usable = trial_id in self._state.history and self.criterion.usable(
+                self._state.history[trial_id]
+            )
+        if cut is not None:
+            self._state._problem(
+                trial_id, f"ended with {cut[0]} of {cut[1]} folds",
+                f"Trial {trial_id} ended with {cut[0]} of {cut[1]} folds: a scheduler or a "
+                "stopper (ASHA, MaximumIterationStopper, ...) ended it before its last fold. The "
+                "stopper needs complete folds, so it leaves such trials out (see the README, "
+                "'Schedulers'). (Said once; later trials like it are counted, not logged.)",
+                kind="ended-partial",
+            )
+        elif error and not usable:
+            self._state.problems.setdefault(trial_id, "raised an error")
+        self._check_give_up()
+
+    def _on_experiment_end(self) -> None:
+        """Final decision on everything recorded, and why there was no stop, if none."""
+        self.wait_for_decision()
+        if self._state.fired is not None:
+            return
+        usable = len(self._state.history.usable(self.criterion.min_folds))
+        cut = sum(self._state.ended_partial(t) is not None for t in self._ended)
+        last = self.latest_decision
+        if usable < self.criterion.min_trials:
+            logger.warning(
+                "ray-autoterm did not stop the experiment: only %d trials completed all their "
+                "folds with usable scores, fewer than min_trials=%d%s.", usable,
+                self.criterion.min_trials,
+                f"; {cut} ended with fewer folds than they announced (cut short by a scheduler "
+                "or a stopper: see the README, 'Schedulers')" if cut else "",
+            )
+        elif last is not None:
+            logger.info("ray-autoterm did not stop the experiment: %s", last.summary())
+
+    # ----------------------------------------------------------------- internals
+    def _observe(self, trial_id: str, result: Mapping[str, Any]) -> None:
+        done = bool(result.get("done", False))
+        with self._lock:
+            self._last_result[trial_id] = result
+            if not done and trial_id not in self._ended:
+                self._active.add(trial_id)
+            changed = self._state.ingest(trial_id, result)
+            completed = changed and self._state.history[trial_id].complete
+            if completed:
+                self._num_complete += 1
+        if done:
+            self._on_trial_end(trial_id, error=False)
+        if completed and self._state.fired is None:
+            if self.background:
+                self._worker.request(self._num_complete)
+            else:
+                self.decide()
+
+    def _decide_in_background(self) -> None:
+        self.decide()
+
+    def _record(self, decision: Decision) -> None:
         with self._lock:
             self.decisions.append(decision)
-            if decision.should_stop and self._state.fired is None:
+            fired = decision.should_stop and self._state.fired is None
+            if fired:
                 self._state.fired = decision
                 self._running_at_fire = set(self._active)
                 self.running_at_stop = frozenset(self._active)
-                fired = True
-            else:
-                fired = False
-        self._write(decision)
-        if fired:
-            inc = decision.incumbent_config
-            logger.info(
-                "ray-autoterm stops the experiment after %d trials: the regret bound %.4g is "
-                "below the statistical error %.4g. Incumbent: trial %s, %s = %.6g, config %s.",
-                decision.num_trials, decision.regret_bound, decision.statistical_error,
-                decision.incumbent_trial_id, self.cv_scores_key, decision.incumbent_value, inc,
+        if self.log_dir is None:
+            logger.warning(
+                "ray-autoterm could not find the experiment directory; decisions are kept in "
+                "`stopper.decisions` only. Pass `log_dir=` to write autoterm_decisions.jsonl."
             )
-        return decision
+            self.log_dir = ""
+        append_decision(self.log_dir, decision)
+        if fired:
+            write_stop(self.log_dir, decision, self.running_at_stop)
+            self._log_stop(decision)
+        elif decision.num_trials >= self._next_milestone:
+            step = 10 ** max(1, int(math.log10(decision.num_trials)))
+            self._next_milestone = (decision.num_trials // step + 1) * step
+            logger.info("ray-autoterm: %s", decision.summary())
 
-    # ----------------------------------------------------------------- internals
+    def _log_stop(self, decision: Decision) -> None:
+        if decision.error_source == "none":
+            logger.error("ray-autoterm stops the experiment: %s", decision.reason)
+            return
+        running = len(self.running_at_stop)
+        logger.info(
+            "ray-autoterm stops the experiment after %d trials with usable fold scores (%d "
+            "more running): the regret bound %.4g is below the statistical error %.4g. "
+            "Incumbent: trial %s, mean %s = %.6g, config %s.",
+            decision.num_trials, running, decision.regret_bound, decision.statistical_error,
+            decision.incumbent_trial_id, self.cv_scores_key, decision.incumbent_value,
+            decision.incumbent_config,
+        )
+
+    def _check_give_up(self) -> None:
+        if self.give_up_after is None or self._state.fired is not None:
+            return
+        with self._lock:
+            ended = sorted(self._ended)
+        if len(ended) < self.give_up_after or self._state.history.usable(self.criterion.min_folds):
+            return
+        why = Counter(self._state.problems.get(t, "no usable fold scores") for t in ended)
+        words = "; ".join(f"{w}: {n}" for w, n in why.most_common())
+        reason = (
+            f"none of the {len(ended)} trials that ended has usable fold scores ({words}), so "
+            f"the criterion can never decide: stopped after give_up_after={self.give_up_after} "
+            "trials instead of spending the budget. Report at least 2 fold values per trial "
+            "(report_cv_scores) and let each trial finish its folds."
+        )
+        decision = Decision(0, True, reason, mode=self.mode, error_source="none",
+                            run_id=self.run_id)
+        with self._decide_lock:
+            if self._state.fired is None:
+                self._record(decision)
+
     def _progress(self) -> dict[str, float]:
         last = self.latest_decision
         nan = float("nan")
@@ -309,93 +555,11 @@ class AutoTermStopper(Stopper):
             return nan if v is None else float(v)
 
         return {
-            "regret_bound": num(last.regret_bound if last else None),
-            "statistical_error": num(last.statistical_error if last else None),
-            "num_trials": float(last.num_trials if last else 0),
-            "stopped": float(self._state.fired is not None),
+            f"{PROGRESS_KEY}/regret_bound": num(last.regret_bound if last else None),
+            f"{PROGRESS_KEY}/statistical_error": num(last.statistical_error if last else None),
+            f"{PROGRESS_KEY}/num_trials": float(last.num_trials if last else 0),
+            f"{PROGRESS_KEY}/stopped": float(self._state.fired is not None),
         }
-
-    def _ensure_worker(self) -> None:
-        if self._worker is None or not self._worker.is_alive():
-            self._worker = threading.Thread(
-                target=self._work, name="ray-autoterm-criterion", daemon=True
-            )
-            self._worker.start()
-
-    def _work(self) -> None:
-        while True:
-            self._wake.wait()
-            self._wake.clear()
-            start = time.perf_counter()
-            try:
-                self.decide()
-            except Exception:  # never let the worker die silently; keep the run going
-                logger.exception("ray-autoterm failed to evaluate the criterion; not stopping.")
-            if self._state.fired is not None:
-                continue  # nothing left to ration
-            # Rest in proportion to the work just done (see ``duty_cycle``); completions that
-            # arrive meanwhile set ``_wake`` and are evaluated together afterwards.
-            time.sleep((time.perf_counter() - start) * (1.0 / self.duty_cycle - 1.0))
-
-    def wait_for_decision(self, timeout: float = 60.0) -> None:
-        """Block until the background worker has evaluated everything recorded so far."""
-        deadline = time.monotonic() + timeout
-        target = len(self._state.history.completed())
-        while time.monotonic() < deadline:
-            last = self.latest_decision
-            idle = not self._wake.is_set()
-            if last is not None and idle and _seen(last, self, target):
-                return
-            time.sleep(0.02)
-
-    def _write(self, decision: Decision) -> None:
-        if not self.log_dir:
-            return
-        try:
-            os.makedirs(self.log_dir, exist_ok=True)
-            with open(os.path.join(self.log_dir, DECISION_LOG_NAME), "a", encoding="utf-8") as f:
-                f.write(json.dumps(decision.to_dict(), default=str) + "\n")
-        except OSError as exc:
-            logger.warning("ray-autoterm could not write its decision log in %s: %s", self.log_dir, exc)
-
-
-def _seen(decision: Decision, stopper: AutoTermStopper, target: int) -> bool:
-    usable = [r for r in stopper._state.history.completed() if stopper.criterion.usable(r)]
-    return decision.num_trials >= len(usable) or target == 0
-
-
-def _experiment_dir_of_caller() -> str | None:
-    """The experiment directory of the Tune controller calling the stopper, if it is local.
-
-    Tune calls a stopper from ``TuneController._process_trial_result``; its storage context
-    knows the experiment path. For non-local storage the driver's staging directory is used
-    (Tune syncs it to the storage with the experiment state).
-    """
-    frame = sys._getframe(2)
-    for _ in range(6):
-        if frame is None:
-            break
-        if not str(frame.f_globals.get("__name__", "")).startswith("ray."):
-            # Only Ray's own frames are inspected: reading a user's frame locals would pin
-            # them (Python keeps the snapshot alive with the frame).
-            frame = frame.f_back
-            continue
-        controller = frame.f_locals.get("self")
-        storage = getattr(controller, "_storage", None)
-        if storage is not None and hasattr(storage, "experiment_fs_path"):
-            try:
-                fs = storage.storage_filesystem
-                if getattr(fs, "type_name", "") == "local":
-                    return str(storage.experiment_fs_path)
-                return str(storage.experiment_driver_staging_path)
-            except Exception:  # noqa: BLE001 - a Ray internals change must not break the run
-                break
-        frame = frame.f_back
-    logger.warning(
-        "ray-autoterm could not find the experiment directory; decisions are kept in "
-        "`stopper.decisions` only. Pass `log_dir=` to write autoterm_decisions.jsonl."
-    )
-    return ""
 
 
 __all__ = ["AutoTermStopper", "SearchSpaceError"]

@@ -1,0 +1,80 @@
+"""What the stopper learns from Tune's own frames when no supported hook tells it.
+
+Tune hands a ``Stopper`` only ``(trial_id, result)``. The supported hook for everything else is a
+``tune.Callback`` (:class:`~ray_autoterm.tune.callback.AutoTermCallback`), but Tune cannot attach
+one automatically, and ``stop=AutoTermStopper()`` alone must work. So, when Tune first calls the
+stopper, these helpers look at the calling frames of Ray's own modules (never a user's: reading a
+user's frame locals would pin them) for the ``TuneController`` (its storage, its callbacks) and
+for ``tune.run``'s ``metric`` and ``mode``. A Ray version that changes these internals only loses
+the fallback: the stopper then says how to pass the callback explicitly.
+"""
+
+from __future__ import annotations
+
+from types import FrameType
+from typing import Any
+
+_MAX_DEPTH = 40
+
+
+def _ray_frames(start: FrameType | None):
+    frame, depth = start, 0
+    while frame is not None and depth < _MAX_DEPTH:
+        if str(frame.f_globals.get("__name__", "")).startswith("ray."):
+            yield frame
+        frame, depth = frame.f_back, depth + 1
+
+
+def calling_controller(frame: FrameType | None) -> Any | None:
+    """The ``TuneController`` whose call reached ``frame`` (the stopper's caller), or ``None``."""
+    for f in _ray_frames(frame):
+        owner = f.f_locals.get("self")
+        if hasattr(owner, "_callbacks") and hasattr(owner, "_storage") and hasattr(owner, "_trials"):
+            return owner
+    return None
+
+
+def calling_combined_stopper(frame: FrameType | None) -> Any | None:
+    """The ``CombinedStopper`` whose method is ``frame`` (the stopper's caller), or ``None``."""
+    from ray.tune.stopper import CombinedStopper
+
+    if frame is None or not str(frame.f_globals.get("__name__", "")).startswith("ray."):
+        return None  # never a user's frame: reading its locals would pin them
+    owner = frame.f_locals.get("self")
+    return owner if isinstance(owner, CombinedStopper) else None
+
+
+def tune_run_metric_mode(frame: FrameType | None) -> tuple[str | None, str | None]:
+    """``tune.run``'s ``metric`` and ``mode`` (what ``TuneConfig`` passes on), if found above
+    ``frame``."""
+    for f in _ray_frames(frame):
+        if f.f_code.co_name == "run" and f.f_globals.get("__name__") == "ray.tune.tune":
+            metric, mode = f.f_locals.get("metric"), f.f_locals.get("mode")
+            return (metric if isinstance(metric, str) else None,
+                    mode if isinstance(mode, str) else None)
+    return None, None
+
+
+def experiment_dir(storage: Any) -> str | None:
+    """The experiment directory of a Tune ``StorageContext``: the experiment path for local
+    storage, else the driver's staging directory (Tune syncs it with the experiment state)."""
+    try:
+        if getattr(storage.storage_filesystem, "type_name", "") == "local":
+            return str(storage.experiment_fs_path)
+        return str(storage.experiment_driver_staging_path)
+    except Exception:  # noqa: BLE001 - a Ray internals change must not break the run
+        return None
+
+
+def attach_callback(controller: Any, callback: Any) -> bool:
+    """Append ``callback`` to the controller's callbacks; returns whether it worked."""
+    callbacks = getattr(getattr(controller, "_callbacks", None), "_callbacks", None)
+    if not isinstance(callbacks, list):
+        return False
+    callbacks.append(callback)
+    return True
+
+
+def controller_callbacks(controller: Any) -> list[Any]:
+    callbacks = getattr(getattr(controller, "_callbacks", None), "_callbacks", None)
+    return list(callbacks) if isinstance(callbacks, list) else []

@@ -1,0 +1,258 @@
+"""Every path fires on time or says why not (issue 10): fast trials with any searcher,
+schedulers and ``CombinedStopper``, trials that end without ``done``, bad folds, counts that
+agree, progress a user sees by default. Real Ray runs on the shared local instance."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import time
+
+import pytest
+from ray import tune
+from ray.tune.schedulers import ASHAScheduler
+from ray.tune.stopper import CombinedStopper, MaximumIterationStopper
+
+import tune_objectives as obj
+from ray_autoterm import (
+    DECISION_LOG_NAME,
+    AutoTermCriterion,
+    AutoTermSearcher,
+    AutoTermStopper,
+    History,
+)
+
+SAMPLES = 60
+
+
+@pytest.fixture
+def autoterm_log(caplog):
+    """Records of the ``ray_autoterm`` logger (it does not propagate to the root logger)."""
+    log = logging.getLogger("ray_autoterm")
+    log.addHandler(caplog.handler)
+    caplog.set_level(logging.INFO, logger="ray_autoterm")
+    yield caplog
+    log.removeHandler(caplog.handler)
+
+
+def messages(caplog, level: int = logging.WARNING) -> list[str]:
+    return [r.getMessage() for r in caplog.records if r.levelno >= level]
+
+
+def run(trainable, stopper, tmp_path, name: str, **kwargs):
+    kwargs.setdefault("num_samples", SAMPLES)
+    kwargs.setdefault("max_concurrent_trials", 2)
+    kwargs.setdefault("config", obj.SPACE)
+    return tune.run(
+        trainable, stop=stopper, reuse_actors=True, verbose=0, storage_path=str(tmp_path),
+        name=name, raise_on_failed_trial=False, **kwargs,
+    )
+
+
+def synchronous_first_stop(stopper: AutoTermStopper) -> int | None:
+    """The synchronous rule replayed on the same trials in completion order: the number of
+    usable trials at its first stop (``None``: it would not have stopped)."""
+    c = stopper.criterion
+    criterion = AutoTermCriterion(mode=c.mode, min_trials=c.min_trials, seed=c.seed)
+    history, space = History(), stopper._search_space()
+    for rec in stopper.history.completed():
+        history.add(rec.trial_id, rec.config, rec.fold_scores, rec.val_train_ratio)
+        if criterion.usable(history[rec.trial_id]) and criterion.evaluate(history, space).should_stop:
+            return len(history.usable())
+    return None
+
+
+# ------------------------------------------------------------------ item 1: fast trials
+def _searchers():
+    from ray.tune.search import ConcurrencyLimiter
+    from ray.tune.search.optuna import OptunaSearch
+
+    return {
+        "optuna": lambda: (OptunaSearch(seed=0), None),
+        "limited-optuna": lambda: (ConcurrencyLimiter(OptunaSearch(seed=0), max_concurrent=2), None),
+        "default": lambda: (None, None),
+        "linked": lambda: (lambda s: (s, s))(AutoTermSearcher(obj.SPACE, seed=0)),
+    }
+
+
+@pytest.mark.parametrize("which", ["optuna", "limited-optuna", "default", "linked"])
+def test_fast_trials_stop_close_to_the_synchronous_rule(ray_local, tmp_path, which):
+    """0.05 s trials: the background stop lags the synchronous rule by at most ``max_lag``
+    trials, and after ``fit()`` the decisions cover every trial recorded (no stale state)."""
+    pytest.importorskip("optuna")
+    search_alg, linked = _searchers()[which]()
+    stopper = (AutoTermStopper(searcher=linked) if linked is not None
+               else AutoTermStopper(param_space=obj.SPACE))
+    tuner = tune.Tuner(
+        obj.quadratic_fast, param_space=obj.SPACE,
+        tune_config=tune.TuneConfig(
+            search_alg=search_alg, metric=None if linked else "cv_mean",
+            mode=None if linked else "min", num_samples=SAMPLES, max_concurrent_trials=2,
+            reuse_actors=True,
+        ),
+        run_config=tune.RunConfig(stop=stopper, storage_path=str(tmp_path), name=which, verbose=0),
+    )
+    tuner.fit()
+    usable = stopper.history.usable()
+    sync = synchronous_first_stop(stopper)
+    assert sync is not None, f"the synchronous rule should stop within {SAMPLES} trials"
+    fired = stopper.fired
+    assert fired is not None, f"{which}: never fired; the synchronous rule fired at {sync}"
+    lag = fired.num_trials - sync
+    print(f"{which}: synchronous stop at {sync}, background stop at {fired.num_trials} "
+          f"({len(usable)} trials completed, {len(stopper.decisions)} decisions)")
+    assert lag <= stopper.max_lag, f"{which}: stop at {fired.num_trials}, synchronous at {sync}"
+    # Not stale after fit(): the last decision is the firing one (none is made after it).
+    assert stopper.decisions[-1] is fired or stopper.decisions[-1] == fired
+
+
+# ------------------------------------------------ items 2 and 3: trials ending without `done`
+def test_let_running_finish_ends_when_trials_raise_after_reporting(ray_local, tmp_path):
+    stopper = AutoTermStopper(param_space=obj.SPACE, min_trials=4, threshold=10.0,
+                              let_running_finish=True)
+    analysis = run(obj.quadratic_then_raise, stopper, tmp_path, "raise", num_samples=40)
+    assert stopper.fired is not None
+    ran = [t for t in analysis.trials if t.last_result and "cv_scores" in t.last_result]
+    assert len(ran) < 12, f"{len(ran)} of 40 trials ran: let_running_finish never ended"
+
+
+def test_combined_stopper_with_our_stopper_second_still_fires(ray_local, tmp_path):
+    """Tune's CombinedStopper calls its stoppers with a short-circuiting any(): a
+    MaximumIterationStopper(1) first means ours is never called with a result."""
+    stopper = AutoTermStopper(param_space=obj.SPACE, min_trials=4, threshold=10.0,
+                              let_running_finish=True)
+    analysis = run(obj.quadratic_then_more, CombinedStopper(MaximumIterationStopper(1), stopper),
+                   tmp_path, "combined", num_samples=40)
+    assert stopper.fired is not None and stopper.fired.num_trials >= 4
+    ran = [t for t in analysis.trials if t.last_result and "extra" in t.last_result]
+    assert len(ran) < 12, f"{len(ran)} of 40 trials ran"
+    assert all("autoterm/regret_bound" in t.last_result for t in ran)
+
+
+def test_trials_cut_short_by_a_stopper_get_one_clear_warning_and_end_the_run(
+    ray_local, tmp_path, autoterm_log
+):
+    """MaximumIterationStopper(3) over 5 streamed folds: every trial ends with 3 of 5 folds.
+    One warning says so; since no trial can ever be used, the run ends with a decision that
+    says why instead of spending its budget."""
+    stopper = AutoTermStopper(param_space=obj.SPACE)
+    analysis = run(obj.quadratic_streaming, CombinedStopper(stopper, MaximumIterationStopper(3)),
+                   tmp_path, "maxiter", num_samples=40)
+    warnings = [m for m in messages(autoterm_log) if "3 of 5 folds" in m]
+    assert len(warnings) == 1, messages(autoterm_log)
+    assert stopper.fired is not None and stopper.fired.num_trials == 0
+    assert "usable" in stopper.fired.reason
+    assert len([t for t in analysis.trials if t.last_result]) < 20
+
+
+def test_asha_over_streamed_folds_says_why_it_cannot_stop(ray_local, tmp_path, autoterm_log):
+    stopper = AutoTermStopper(param_space=obj.SPACE, let_running_finish=True)
+    sched = ASHAScheduler(metric="fold_loss", mode="min", time_attr="training_iteration",
+                          max_t=5, grace_period=1, reduction_factor=3)
+    run(obj.quadratic_streaming, stopper, tmp_path, "asha", scheduler=sched, num_samples=40)
+    text = "\n".join(messages(autoterm_log))
+    assert "of 5 folds" in text, text
+    assert stopper.fired is None
+    assert any("min_trials" in m and "all their folds" in m for m in messages(autoterm_log)), text
+
+
+def test_tune_mode_is_taken_or_a_contradiction_refused(ray_local, tmp_path):
+    """TuneConfig(metric="cv_mean", mode="max"): the stopper's default takes Tune's mode; an
+    explicit contradicting mode is refused before a trial runs."""
+    def tuner(stopper, name):
+        return tune.Tuner(
+            obj.quadratic, param_space=obj.SPACE,
+            tune_config=tune.TuneConfig(metric="cv_mean", mode="max", num_samples=6,
+                                        max_concurrent_trials=2, reuse_actors=True),
+            run_config=tune.RunConfig(stop=stopper, storage_path=str(tmp_path), name=name,
+                                      verbose=0),
+        )
+
+    stopper = AutoTermStopper(param_space=obj.SPACE, min_trials=3)
+    tuner(stopper, "takes").fit()
+    assert stopper.mode == "max" and stopper.latest_decision.mode == "max"
+    best = max(r.value for r in stopper.history.usable())
+    assert stopper.latest_decision.incumbent_value == pytest.approx(best)
+
+    with pytest.raises(Exception, match=r"`mode`.*\"max\".*got 'min'"):
+        tuner(AutoTermStopper(param_space=obj.SPACE, mode="min"), "contradicts").fit()
+
+
+# ------------------------------------------------------------------ item 6: bad folds
+def test_unusable_folds_warn_once_and_stop_the_run(ray_local, tmp_path, autoterm_log):
+    stopper = AutoTermStopper(param_space=obj.SPACE)
+    analysis = run(obj.one_fold_plain, stopper, tmp_path, "onefold", num_samples=60)
+    text = [m for m in messages(autoterm_log) if m.startswith("Trial") and "at least 2" in m]
+    assert len(text) == 1, messages(autoterm_log)
+    assert stopper.fired is not None and "usable" in stopper.fired.reason
+    assert len([t for t in analysis.trials if t.last_result]) < 25
+    start = time.monotonic()
+    stopper.wait_for_decision(timeout=30)
+    assert time.monotonic() - start < 2
+
+
+def test_wait_for_decision_returns_when_nothing_is_usable():
+    stopper = AutoTermStopper(param_space=obj.SPACE)
+    stopper("t0", {"config": {"a": 0.1, "b": 0.2}, "loss": 0.3, "done": True})
+    start = time.monotonic()
+    assert stopper.wait_for_decision(timeout=30) is None
+    assert time.monotonic() - start < 1
+
+
+# ------------------------------------------------------------------ item 5: counts
+def _report(path) -> str:
+    import subprocess
+    import sys
+
+    out = subprocess.run([sys.executable, "-m", "ray_autoterm", "report", str(path)],
+                         capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    return out.stdout
+
+
+def test_counts_agree_and_runs_do_not_mix(ray_local, tmp_path):
+    exp = tmp_path / "counts"
+    for attempt in range(2):  # the same name twice: the second run must not read the first
+        stopper = AutoTermStopper(param_space=obj.SPACE, min_trials=6, threshold=10.0)
+        analysis = run(obj.quadratic, stopper, tmp_path, "counts", num_samples=SAMPLES)
+        assert stopper.fired is not None
+    # Started: Tune started the trial (never-started ones are listed TERMINATED too).
+    started = [t for t in analysis.trials if t.run_metadata.start_time is not None]
+    assert len(started) < SAMPLES
+    text = _report(exp)
+    assert f"{len(started)} started" in text, text
+    assert f"after {stopper.fired.num_trials} " in text
+    # The firing decision is easy to find: the log's last line, and autoterm_stop.json.
+    lines = (exp / DECISION_LOG_NAME).read_text().splitlines()
+    last = json.loads(lines[-1])
+    assert last["should_stop"] and last["num_trials"] == stopper.fired.num_trials
+    assert last["run_id"] == stopper.run_id
+    stop = json.loads((exp / "autoterm_stop.json").read_text())
+    assert stop["run_id"] == stopper.run_id and stop["decision"]["num_trials"] == last["num_trials"]
+    runs = {json.loads(line)["run_id"] for line in lines}
+    assert len(runs) == 2
+
+
+# ------------------------------------------------------------------ item 9: progress
+def test_progress_shows_in_tunes_default_table_and_in_log_lines(ray_local, tmp_path, autoterm_log):
+    from ray.tune.experimental.output import _infer_user_metrics
+
+    stopper = AutoTermStopper(param_space=obj.SPACE, min_trials=1000)
+    analysis = run(obj.quadratic, stopper, tmp_path, "progress", num_samples=25)
+    shown = _infer_user_metrics(analysis.trials)  # the columns of Ray 2.60's default table
+    assert "autoterm/regret_bound" in shown and "autoterm/statistical_error" in shown, shown
+    lines = [m for m in messages(autoterm_log, logging.INFO) if "regret bound" in m]
+    assert lines and any("20 trials" in m for m in lines), lines
+
+
+def test_stopper_alone_finds_the_experiment_dir_and_the_callback_does_too(ray_local, tmp_path):
+    stopper = AutoTermStopper(param_space=obj.SPACE, min_trials=3, threshold=10.0)
+    run(obj.quadratic, stopper, tmp_path, "alone", num_samples=8)
+    assert (tmp_path / "alone" / DECISION_LOG_NAME).exists()
+
+    stopper = AutoTermStopper(param_space=obj.SPACE, min_trials=3, threshold=10.0)
+    run(obj.quadratic, stopper, tmp_path, "explicit", num_samples=8,
+        callbacks=[stopper.callback()])
+    assert (tmp_path / "explicit" / DECISION_LOG_NAME).exists()
+    assert os.path.exists(tmp_path / "explicit" / "autoterm_stop.json")
