@@ -97,9 +97,11 @@ def main(argv: list[str] | None = None) -> int:
     if decision is not None and decision.regret_bound is not None:
         print(
             f"  regret bound  r = {decision.regret_bound:.4f}  (min UCB {decision.min_ucb:.4f} "
-            f"- min LCB {decision.min_lcb:.4f}, beta {decision.beta:.2f}, GP on {decision.num_fit} trials)"
+            f"- min LCB {decision.min_lcb:.4f}, beta {decision.beta:.2f}, "
+            f"GP on {decision.num_fit} trials)"
         )
-        print(f"  statistical error eps = {decision.statistical_error:.4f} (Eq. 9, incumbent's 5 folds)")
+        print(f"  statistical error eps = {decision.statistical_error:.4f} "
+              "(Eq. 9, incumbent's 5 folds)")
         print(f"  best config: {decision.incumbent_config}")
         print(f"  its CV log loss: {decision.incumbent_value:.4f}, folds "
               + ", ".join(f"{v:.3f}" for v in decision.incumbent_fold_scores))

@@ -1,4 +1,4 @@
-"""The result keys that the reporting helpers write and the stopper reads (no imports: trial-side)."""
+"""The result keys the reporting helpers write and the stopper reads (trial-side: no imports)."""
 
 CV_SCORES_KEY = "cv_scores"
 CV_MEAN_KEY = "cv_mean"

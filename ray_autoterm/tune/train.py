@@ -11,7 +11,7 @@ This module imports no Ray Train, torch or BoTorch at import time.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import Any, SupportsFloat
 
 from ray_autoterm.errors import UnsupportedContextError, invalid
 from ray_autoterm.tune.reporting import (
@@ -77,7 +77,8 @@ def cross_validate_with_trainer(
     if not callable(make_trainer):
         raise invalid("make_trainer", make_trainer, "a callable fold -> Ray Train trainer")
     if _in_ray_train_v2_worker():
-        raise UnsupportedContextError(TRAIN_WORKER_MESSAGE.format(name="cross_validate_with_trainer"))
+        name = "cross_validate_with_trainer"
+        raise UnsupportedContextError(TRAIN_WORKER_MESSAGE.format(name=name))
     losses: list[float] = []
     for fold in range(num_folds):
         result = make_trainer(fold).fit()
@@ -100,7 +101,7 @@ def fold_loss_of(result: Any, metric: str = "val_loss", fold: int | None = None)
     """
     for source in (getattr(result, "return_value", None), getattr(result, "metrics", None)):
         value = source.get(metric) if isinstance(source, Mapping) else source
-        if hasattr(value, "__float__") and not isinstance(value, (bool, str, bytes)):
+        if isinstance(value, SupportsFloat) and not isinstance(value, bool):
             return float(value)  # a Python, numpy or 0-d torch number (NaN passes: reported as is)
     where = "" if fold is None else f" of fold {fold}"
     raise invalid(
