@@ -65,13 +65,13 @@ def synchronous_first_stop(stopper: AutoTermStopper) -> int | None:
 
 # ------------------------------------------------------------------ item 1: fast trials
 def _searchers():
-    from ray.tune.search import ConcurrencyLimiter
+    from ray.tune.search import BasicVariantGenerator, ConcurrencyLimiter
     from ray.tune.search.optuna import OptunaSearch
 
     return {
         "optuna": lambda: (OptunaSearch(seed=0), None),
         "limited-optuna": lambda: (ConcurrencyLimiter(OptunaSearch(seed=0), max_concurrent=2), None),
-        "default": lambda: (None, None),
+        "default": lambda: (BasicVariantGenerator(random_state=0), None),
         "linked": lambda: (lambda s: (s, s))(AutoTermSearcher(obj.SPACE, seed=0)),
     }
 
@@ -85,7 +85,7 @@ def test_fast_trials_stop_close_to_the_synchronous_rule(ray_local, tmp_path, whi
     stopper = (AutoTermStopper(searcher=linked) if linked is not None
                else AutoTermStopper(param_space=obj.SPACE))
     tuner = tune.Tuner(
-        obj.quadratic_fast, param_space=obj.SPACE,
+        obj.quadratic_fast, param_space=None if linked else obj.SPACE,
         tune_config=tune.TuneConfig(
             search_alg=search_alg, metric=None if linked else "cv_mean",
             mode=None if linked else "min", num_samples=SAMPLES, max_concurrent_trials=2,

@@ -91,7 +91,7 @@ def test_summary_of_a_stopped_experiment(stopped_exp: Path, capsys) -> None:
     code, out, err = run_report(capsys, str(stopped_exp), "--planned-trials", "100")
     assert code == 0, err
     assert f"Trials: {STOP_AT + 2} started, {STOP_AT + 2} finished (10.0 s each" in out
-    assert f"Stopped after {STOP_AT} completed trials" in out
+    assert f"Stopped after {STOP_AT} trials with usable fold scores" in out
     assert f"regret bound {stop.regret_bound:.4g} < statistical error {stop.statistical_error:.4g}" in out
     assert "(2 more started trials not counted: running at the stop" in out
     assert f"Incumbent: trial trial_{STOP_AT:05d}, mean {stop.incumbent_value:.4g}" in out
@@ -258,7 +258,7 @@ def test_python_dash_m(stopped_exp: Path, tmp_path: Path) -> None:
     cmd = [sys.executable, "-m", "ray_autoterm", "report"]
     done = subprocess.run([*cmd, str(stopped_exp)], capture_output=True, text=True, env=env, timeout=120)
     assert done.returncode == 0, done.stderr
-    assert f"Stopped after {STOP_AT} completed trials" in done.stdout
+    assert f"Stopped after {STOP_AT} trials with usable fold scores" in done.stdout
     missing = subprocess.run([*cmd, str(tmp_path / "gone")], capture_output=True, text=True, env=env, timeout=120)
     assert missing.returncode == 2 and "does not exist" in missing.stderr
     assert "Traceback" not in missing.stderr
