@@ -47,6 +47,7 @@ if TYPE_CHECKING:  # what the lazy names resolve to, for type checkers and IDEs
     from ray_autoterm.history import History, TrialRecord
     from ray_autoterm.plotting import plot_decisions
     from ray_autoterm.space import SearchSpace
+    from ray_autoterm.tune.callback import AutoTermCallback
     from ray_autoterm.tune.reporting import report_cv_scores, report_fold
     from ray_autoterm.tune.searcher import AutoTermSearcher
     from ray_autoterm.tune.sklearn import cross_validate_and_report, cross_validate_folds
@@ -81,12 +82,14 @@ _LAZY: dict[str, str] = {
     "report_fold": "ray_autoterm.tune.reporting",
     "AutoTermSearcher": "ray_autoterm.tune.searcher",
     "AutoTermStopper": "ray_autoterm.tune.stopper",
+    "AutoTermCallback": "ray_autoterm.tune.callback",
     "cross_validate_and_report": "ray_autoterm.tune.sklearn",
     "cross_validate_folds": "ray_autoterm.tune.sklearn",
     "cross_validate_with_trainer": "ray_autoterm.tune.train",
 }
 
 __all__ = [
+    "AutoTermCallback",
     "AutoTermCriterion",
     "AutoTermError",
     "AutoTermSearcher",
