@@ -89,6 +89,9 @@ PI_THRESHOLDS = (0.05, 0.01)
 # β (Srinivas et al. without the paper's empirical division by 5): later, more cautious stops.
 VARIANTS: dict[str, dict[str, Any]] = {"β not divided by 5": {"beta_scale": 1.0}}
 LOSS_TOLERANCE = -0.005  # a run "lost accuracy" when its RYC is below this
+# Our criterion and Optuna's terminator are evaluated up to their first stop only (a rule's stop
+# is its first firing; the rest of a run costs GP fits and changes no table). False: every trial.
+UNTIL_STOP = True
 PAPER_ROW = "ours (paper defaults)"
 BOOTSTRAP_RESAMPLES = 2000
 BOOTSTRAP_SEED = 0
@@ -235,6 +238,9 @@ def ours_signals(run: dict[str, Any], from_trial: int = FROM_TRIAL,
         out["error"][key] = d.statistical_error
         out["stop"][key] = bool(d.should_stop)
         out["seconds"][key] = d.wall_time_s
+        if UNTIL_STOP and d.should_stop:
+            out["until_stop"] = True
+            break
     return out
 
 
@@ -320,7 +326,15 @@ def optuna_signals(run: dict[str, Any], from_trial: int = FROM_TRIAL) -> dict[st
         out["bound"][key], out["error"][key] = bound, err
         out["stop"][key] = t >= terminator._min_n_trials and bound < err
         out["seconds"][key] = time.perf_counter() - start
+        if UNTIL_STOP and out["stop"][key]:
+            out["until_stop"] = True
+            break
     return out
+
+
+# The EI/PI rules cost a GP fit and two acquisition optimisations per trial (the slowest
+# signal); ``--no-acq`` leaves them out.
+WITH_ACQ = True
 
 
 def _components(from_trial: int) -> dict[str, tuple[Callable[..., Any], dict[str, Any]]]:
@@ -328,33 +342,41 @@ def _components(from_trial: int) -> dict[str, tuple[Callable[..., Any], dict[str
 
     The variants of ours are not here: each is cached in a file of its own (``variant_path``).
     """
-    return {
+    comps: dict[str, tuple[Callable[..., Any], dict[str, Any]]] = {
         "ours": (ours_signals, {"from_trial": from_trial, **paper_keywords()}),
-        "acq": (acquisition_signals, {"from_trial": from_trial}),
         "optuna": (optuna_signals, {"from_trial": from_trial}),
     }
+    if WITH_ACQ:
+        comps["acq"] = (acquisition_signals, {"from_trial": from_trial})
+    return comps
 
 
 def compute_signals(run: dict[str, Any], from_trial: int = FROM_TRIAL,
-                    cached: dict[str, Any] | None = None) -> dict[str, Any]:
-    """The base signals of one run (those in ``cached`` with the same keywords are kept)."""
+                    cached: dict[str, Any] | None = None,
+                    save: Callable[[dict[str, Any]], None] | None = None) -> dict[str, Any]:
+    """The base signals of one run (those in ``cached`` with the same keywords are kept).
+
+    ``save`` is called with what is there after each newly computed signal (a replay that is
+    interrupted keeps the signals finished so far).
+    """
     import torch
 
     torch.set_num_threads(1)
     warnings.filterwarnings("ignore")
-    sig: dict[str, Any] = {"name": run["name"], "settings": {}}
     cached = cached or {}
+    # Signals cached in this file and not asked for now (variants cached here by earlier
+    # versions of this script, EI/PI under --no-acq) stay.
+    sig: dict[str, Any] = {"name": run["name"], "settings": dict(cached.get("settings", {}))}
+    for name in sig["settings"]:
+        if name in cached:
+            sig[name] = cached[name]
     for name, (fn, kw) in _components(from_trial).items():
         if name in cached and cached.get("settings", {}).get(name) == kw:
-            sig[name] = cached[name]
-        else:
-            sig[name] = fn(run, **kw)
+            continue
+        sig[name] = fn(run, **kw)
         sig["settings"][name] = kw
-    # Variants cached in this file by earlier versions of this script stay usable.
-    for name, value in cached.items():
-        if name.startswith("variant:") and name in cached.get("settings", {}):
-            sig[name] = value
-            sig["settings"][name] = cached["settings"][name]
+        if save is not None:
+            save(sig)
     return sig
 
 
@@ -422,15 +444,18 @@ def _write_json(path: Path, data: Any) -> None:
     tmp.replace(path)
 
 
-def _signals_job(args: tuple[str, int, bool, dict[str, Any]]) -> tuple[str, float]:
-    run_path, from_trial, recompute, variants = args
+def _signals_job(args: tuple[Any, ...]) -> tuple[str, float]:
+    run_path, from_trial, recompute, variants, *rest = args
+    global WITH_ACQ
+    WITH_ACQ = rest[0] if rest else WITH_ACQ  # a spawned process starts from the defaults
     start = time.time()
     run = json.loads(Path(run_path).read_text())
     base, missing = _todo(run_path, from_trial, recompute, variants)
     if base:
         sp = signal_path(run_path)
         cached = None if recompute or not sp.exists() else json.loads(sp.read_text())
-        _write_json(sp, compute_signals(run, from_trial, cached))
+        _write_json(sp, compute_signals(run, from_trial, cached,
+                                        save=lambda sig: _write_json(sp, sig)))
     if missing:
         import torch
 
@@ -463,7 +488,7 @@ def compute_all(run_paths: Sequence[str], from_trial: int, recompute: bool, jobs
     for p in run_paths:
         base, missing = _todo(p, from_trial, recompute, variants)
         if base or missing:
-            todo.append((p, from_trial, recompute, dict(variants)))
+            todo.append((p, from_trial, recompute, dict(variants), WITH_ACQ))
     print(f"{len(run_paths)} runs; computing signals for {len(todo)} ({jobs} process(es))",
           flush=True)
     start = time.time()
@@ -496,10 +521,11 @@ def rules(run: dict[str, Any], sig: dict[str, Any]) -> dict[str, int | None]:
         stops[f"stagnation {i}"] = stagnation_stop(values, i)
     for kw in PLATEAU:
         stops[f"Ray plateau (std {kw['std']})"] = plateau_stop(values, **kw)
-    for c in EI_THRESHOLDS:
-        stops[f"EI < {c}"] = threshold_stop(sig["acq"]["ei"], c)
-    for c in PI_THRESHOLDS:
-        stops[f"PI < {c}"] = threshold_stop(sig["acq"]["pi"], c)
+    if WITH_ACQ:
+        for c in EI_THRESHOLDS:
+            stops[f"EI < {c}"] = threshold_stop(sig["acq"]["ei"], c)
+        for c in PI_THRESHOLDS:
+            stops[f"PI < {c}"] = threshold_stop(sig["acq"]["pi"], c)
     if sig.get("optuna") is not None:
         stops["Optuna terminator"] = flag_stop(sig["optuna"]["stop"])
     return stops
@@ -836,7 +862,11 @@ def main(argv: list[str] | None = None) -> int:
                              "repeatable)")
     parser.add_argument("--no-default-variants", action="store_true",
                         help="leave out the built-in variant rows (" + ", ".join(VARIANTS) + ")")
+    parser.add_argument("--no-acq", action="store_true",
+                        help="leave out the EI/PI rows (the slowest signals to compute)")
     args = parser.parse_args(argv)
+    global WITH_ACQ
+    WITH_ACQ = not args.no_acq
     if args.no_default_variants:
         VARIANTS.clear()
     for spec in args.variant:
@@ -885,7 +915,8 @@ def main(argv: list[str] | None = None) -> int:
         for k in meta:
             meta[k].add(run[k])
         decision_s["ours"] += list(sig["ours"]["seconds"].values())
-        decision_s["EI/PI"] += list(sig["acq"]["seconds"].values())
+        if "acq" in sig:
+            decision_s["EI/PI"] += list(sig["acq"]["seconds"].values())
         if sig.get("optuna") is None:
             optuna_missing = True
         else:

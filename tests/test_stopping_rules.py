@@ -111,6 +111,8 @@ def test_ours_never_stops_before_min_trials():
     # ... although the bound was already below the error before min_trials:
     assert any(sig["bound"][t] is not None and sig["bound"][t] < sig["error"][t] for t in early)
     assert rules.flag_stop(sig["stop"]) == min_trials
+    # Evaluated up to the first stop only (UNTIL_STOP): the stop trial is the last one recorded.
+    assert max(int(t) for t in sig["stop"]) == min_trials and sig["until_stop"]
 
 
 def test_paper_default_min_trials_is_20():
@@ -119,8 +121,9 @@ def test_paper_default_min_trials_is_20():
     assert AutoTermCriterion().min_trials == 20 == rules.FROM_TRIAL
 
 
-def test_optuna_terminator_replay_records_its_numbers():
+def test_optuna_terminator_replay_records_its_numbers(monkeypatch):
     pytest.importorskip("optuna")
+    monkeypatch.setattr(rules, "UNTIL_STOP", False)  # every trial, not just up to the stop
     rng = np.random.default_rng(1)
     xs = rng.random(21)
     folds = [list((x - 0.4) ** 2 + 0.05 * rng.standard_normal(5)) for x in xs]
