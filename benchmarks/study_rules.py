@@ -55,7 +55,7 @@ ERROR_KNOBS: dict[str, tuple[str, int, str]] = {
     "pooled5": ("pooled", 5, ""),
     "pooled10": ("pooled", 10, ""),
 }
-SIGNAL_VERSION = 3
+SIGNAL_VERSION = 4
 
 
 # --------------------------------------------------------------------------- signals

@@ -262,7 +262,8 @@ def test_gap_decision_is_the_formula_on_the_two_fits() -> None:
     y = np.array([r.value for r in recs])
     m_new, m_old = fitter.fit(X, y, role="gap"), fitter.fit(X[:-1], y[:-1], role="gap")
     beta = regret_bound_beta(2, 25, 0.1, 1.0)
-    kappa = regret_bound(m_old, X[:-1], SPACE_2D.bounds, beta, seed=0).bound
+    # κ over the evaluated points and 256 Sobol points (a finite candidate set, as Ishibashi's)
+    kappa = regret_bound(m_old, X[:-1], SPACE_2D.bounds, beta, seed=0, stop_below=-math.inf).bound
     i_new, i_old = int(np.argmin(y)), int(np.argmin(y[:-1]))
     pts = torch.tensor(np.stack([X[i_new], X[i_old], X[-1]]))
     with torch.no_grad():

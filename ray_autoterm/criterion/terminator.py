@@ -442,8 +442,10 @@ class AutoTermCriterion:
         """The gap of expected minimum simple regrets between the last two steps (``rules``).
 
         The two steps are all trials and all but the most recently completed one; both GPs
-        are fitted on all their trials (as Ishibashi et al.). Records ``regret_bound`` = the
-        gap ``Δ_t`` and ``statistical_error`` = its automatic threshold ``θ_t``.
+        are fitted on all their trials, and ``κ_{t−1}`` takes the LCB's minimum over the
+        evaluated and ``raw_samples`` quasi-random points (as Ishibashi et al.'s candidate set).
+        Records ``regret_bound`` = the gap ``Δ_t`` and ``statistical_error`` = its automatic
+        threshold ``θ_t``.
         """
         new = max(range(len(recs)), key=lambda i: recs[i].order)
         prev = np.array([i for i in range(len(recs)) if i != new])
@@ -457,13 +459,12 @@ class AutoTermCriterion:
             m_new = self._fit(X, losses, "gap", yvar)
             m_old = self._fit(X_prev, y_prev, "gap", None if yvar is None else yvar[prev])
             kappa_beta = regret_bound_beta(len(space.params), len(losses), self.delta, 1.0)
+            # κ as Ishibashi et al. compute it: the LCB's minimum over a finite candidate set
+            # (here the evaluated points and ``raw_samples`` Sobol points), no gradient steps.
             rb = regret_bound(m_old, X_prev, space.bounds, kappa_beta, space.onehot_groups,
-                              self._last_argmin if self._last_argmin is not None and
-                              self._last_argmin.shape == (space.dim,) else None,
-                              num_restarts=self.num_restarts, raw_samples=self.raw_samples,
-                              seed=self.seed)
+                              raw_samples=self.raw_samples, seed=self.seed,
+                              stop_below=-math.inf)
             kappa = max(rb.bound, 0.0)
-            self._last_argmin = rb.argmin_lcb
             pts = torch.as_tensor(np.stack([X[inc_new], X[inc_old], X[new]]), dtype=torch.float64)
             with torch.no_grad():
                 post_new = m_new.posterior(pts[:2])
