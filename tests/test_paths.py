@@ -157,6 +157,22 @@ def test_asha_over_streamed_folds_says_why_it_cannot_stop(ray_local, tmp_path, a
     assert any("min_trials" in m and "all their folds" in m for m in messages(autoterm_log)), text
 
 
+def test_asha_on_cv_mean_with_complete_folds_per_report(ray_local, tmp_path):
+    """The supported ASHA recipe: every report is a complete fold list, ASHA prunes on
+    cv_mean; pruned trials count with their last folds, and let_running_finish ends."""
+    stopper = AutoTermStopper(param_space=obj.SPACE, min_trials=8, threshold=10.0,
+                              let_running_finish=True)
+    sched = ASHAScheduler(metric="cv_mean", mode="min", time_attr="training_iteration",
+                          max_t=3, grace_period=1, reduction_factor=3)
+    analysis = run(obj.quadratic_epochs, stopper, tmp_path, "asha-cv", scheduler=sched,
+                   num_samples=40)
+    assert stopper.fired is not None and stopper.fired.num_trials >= 8
+    pruned = [t for t in analysis.trials if t.last_result.get("training_iteration") == 1]
+    assert pruned, "ASHA should have pruned some trials at the first rung"
+    assert all(stopper.history[t.trial_id].complete for t in pruned)
+    assert len([t for t in analysis.trials if t.last_result]) < 20
+
+
 def test_tune_mode_is_taken_or_a_contradiction_refused(ray_local, tmp_path):
     """TuneConfig(metric="cv_mean", mode="max"): the stopper's default takes Tune's mode; an
     explicit contradicting mode is refused before a trial runs."""
