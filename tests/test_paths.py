@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import re
 import time
 
 import pytest
@@ -259,7 +260,8 @@ def test_progress_shows_in_tunes_default_table_and_in_log_lines(ray_local, tmp_p
     shown = _infer_user_metrics(analysis.trials)  # the columns of Ray 2.60's default table
     assert "autoterm/regret_bound" in shown and "autoterm/statistical_error" in shown, shown
     lines = [m for m in messages(autoterm_log, logging.INFO) if "regret bound" in m]
-    assert lines and any("20 trials" in m for m in lines), lines
+    counts = [int(n) for m in lines for n in re.findall(r"after (\d+) trials", m)]
+    assert any(n >= 20 for n in counts) and any(n >= 10 for n in counts), lines
 
 
 def test_stopper_alone_finds_the_experiment_dir_and_the_callback_does_too(ray_local, tmp_path):
