@@ -204,6 +204,8 @@ def test_unusable_folds_warn_once_and_stop_the_run(ray_local, tmp_path, autoterm
     assert len(text) == 1, messages(autoterm_log)
     assert stopper.fired is not None and "usable" in stopper.fired.reason
     assert len([t for t in analysis.trials if t.last_result]) < 25
+    text = _report(tmp_path / "onefold")
+    assert "Stopped after 0 trials with usable fold scores" in text and "1 value" in text, text
     start = time.monotonic()
     stopper.wait_for_decision(timeout=30)
     assert time.monotonic() - start < 2
@@ -257,6 +259,8 @@ def test_progress_shows_in_tunes_default_table_and_in_log_lines(ray_local, tmp_p
 
     stopper = AutoTermStopper(param_space=obj.SPACE, min_trials=1000)
     analysis = run(obj.quadratic, stopper, tmp_path, "progress", num_samples=25)
+    # Not stale after fit(): the final decision covers every usable trial (no wait needed).
+    assert stopper.latest_decision.num_trials == len(stopper.history.usable()) == 25
     shown = _infer_user_metrics(analysis.trials)  # the columns of Ray 2.60's default table
     assert "autoterm/regret_bound" in shown and "autoterm/statistical_error" in shown, shown
     lines = [m for m in messages(autoterm_log, logging.INFO) if "regret bound" in m]
