@@ -108,6 +108,35 @@ def paper_keywords() -> dict[str, Any]:
     return {"rule": "paper"} if "rule" in params else {}
 
 
+def default_rule() -> str | None:
+    """The rule ``AutoTermCriterion()`` uses when not told (``None`` before it had rules)."""
+    import inspect
+
+    from ray_autoterm.criterion.terminator import AutoTermCriterion
+
+    p = inspect.signature(AutoTermCriterion.__init__).parameters.get("rule")
+    return None if p is None else p.default
+
+
+def same_settings(cached: dict[str, Any] | None, wanted: dict[str, Any]) -> bool:
+    """Whether signals cached with keywords ``cached`` are those asked for with ``wanted``.
+
+    The rule is part of the keywords: given as ``rule``, or as ``"default rule"`` (the default
+    of ``AutoTermCriterion`` when the signals were made; a cache key only), and signals cached
+    before ``AutoTermCriterion`` had a ``rule`` keyword were made with the paper's rule (checked:
+    ``rule="paper"`` reproduced 7 of the small-data runs' bounds and errors bit for bit).
+    """
+    return cached is not None and _with_rule(cached) == _with_rule(wanted)
+
+
+def _with_rule(kw: dict[str, Any]) -> dict[str, Any]:
+    """``kw`` with the rule it ran under as ``rule`` (see ``same_settings``)."""
+    kw = dict(kw)
+    rule = kw.pop("default rule", "paper")
+    kw.setdefault("rule", rule)
+    return kw
+
+
 # --------------------------------------------------------------------------- metrics
 def incumbent(trials: Sequence[dict[str, Any]], t: int) -> int:
     """Index of the best mean CV loss among the first ``t`` trials (the first on ties)."""
@@ -371,7 +400,7 @@ def compute_signals(run: dict[str, Any], from_trial: int = FROM_TRIAL,
         if name in cached:
             sig[name] = cached[name]
     for name, (fn, kw) in _components(from_trial).items():
-        if name in cached and cached.get("settings", {}).get(name) == kw:
+        if name in cached and same_settings(cached.get("settings", {}).get(name), kw):
             continue
         sig[name] = fn(run, **kw)
         sig["settings"][name] = kw
@@ -382,7 +411,7 @@ def compute_signals(run: dict[str, Any], from_trial: int = FROM_TRIAL,
 
 def _missing(sig: dict[str, Any], from_trial: int) -> list[str]:
     return [name for name, (_, kw) in _components(from_trial).items()
-            if name not in sig or sig.get("settings", {}).get(name) != kw]
+            if name not in sig or not same_settings(sig.get("settings", {}).get(name), kw)]
 
 
 def signal_path(run_path: str | Path) -> Path:
@@ -395,7 +424,7 @@ def variant_key(keywords: dict[str, Any]) -> str:
     """A short stable key of a variant's keywords (the label is free; the keywords decide)."""
     import hashlib
 
-    text = json.dumps(keywords, sort_keys=True, ensure_ascii=True, default=str)
+    text = json.dumps(_with_rule(keywords), sort_keys=True, ensure_ascii=True, default=str)
     return hashlib.sha1(text.encode()).hexdigest()[:12]
 
 
@@ -408,7 +437,12 @@ def variant_path(run_path: str | Path, keywords: dict[str, Any]) -> Path:
 
 
 def _variant_keywords(from_trial: int, kw: dict[str, Any]) -> dict[str, Any]:
-    return {"from_trial": from_trial, **kw}
+    """The cache key of a variant: its keywords, ``from_trial``, and the criterion's default
+    rule when the variant names none (a later default must not reuse these signals)."""
+    out = {"from_trial": from_trial, **kw}
+    if "rule" not in kw and default_rule() is not None:
+        out["default rule"] = default_rule()
+    return out
 
 
 def cached_variant(run_path: str | Path, keywords: dict[str, Any]) -> dict[str, Any] | None:
@@ -416,13 +450,13 @@ def cached_variant(run_path: str | Path, keywords: dict[str, Any]) -> dict[str, 
     vp = variant_path(run_path, keywords)
     if vp.exists():
         data = json.loads(vp.read_text())
-        if data.get("settings") == keywords:
+        if same_settings(data.get("settings"), keywords):
             return data["signals"]
     sp = signal_path(run_path)  # an older cache kept variants inside the base file
     if sp.exists():
         base = json.loads(sp.read_text())
         for name, kw in base.get("settings", {}).items():
-            if name.startswith("variant:") and kw == keywords and name in base:
+            if name.startswith("variant:") and same_settings(kw, keywords) and name in base:
                 return base[name]
     return None
 
@@ -465,7 +499,8 @@ def _signals_job(args: tuple[Any, ...]) -> tuple[str, float]:
         kw = _variant_keywords(from_trial, variants[label])
         _write_json(variant_path(run_path, kw), {
             "name": run["name"], "label": label, "settings": kw, "code": provenance(),
-            "signals": ours_signals(run, **kw)})
+            "signals": ours_signals(run, **{k: v for k, v in kw.items()
+                                            if k != "default rule"})})
     return run["name"], time.time() - start
 
 

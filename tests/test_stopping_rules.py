@@ -272,3 +272,18 @@ def test_grouped_table_end_to_end(tmp_path):
     assert st[rules.PAPER_ROW]["delta_ryc"]["mean"] == 0.0
     rows = [r for r in data["rows"] if r["group"] == "A" and r["rule"] == rules.ORACLE_ROW]
     assert len(rows) == 2 and all(r["stop"] >= 20 for r in rows)
+
+
+def test_cached_signals_are_reused_only_for_the_same_rule():
+    paper = {"from_trial": 20, "rule": "paper"}
+    # Cached before AutoTermCriterion had rules: made with the paper's rule.
+    assert rules.same_settings({"from_trial": 20}, paper)
+    assert not rules.same_settings({"from_trial": 20}, {"from_trial": 20, "rule": "paired"})
+    # A variant naming no rule ran under the default of its time: not reused for another one.
+    assert rules.same_settings({"from_trial": 20, "beta_scale": 1.0, "default rule": "paper"},
+                               {"from_trial": 20, "beta_scale": 1.0, "rule": "paper"})
+    assert not rules.same_settings({"from_trial": 20, "beta_scale": 1.0},
+                                   {"from_trial": 20, "beta_scale": 1.0, "default rule": "pooled"})
+    assert not rules.same_settings(None, paper)
+    assert rules.variant_key({"beta_scale": 1.0, "default rule": "paper"}) == rules.variant_key(
+        {"rule": "paper", "beta_scale": 1.0})
