@@ -136,29 +136,30 @@ def run_search(
     grid = tuner.fit()
     stopper.wait_for_decision()
     seconds = time.time() - start
-    ran = sum(1 for r in grid if r.metrics and "cv_scores" in r.metrics)
-    errors = sum(1 for r in grid if r.error is not None)
-
+    exp_dir = stopper.log_dir or getattr(grid, "experiment_path", "") or ""
     print()
     print("=" * 78)
-    if stopper.fired is not None:
-        print(f"Stopped by ray-autoterm: {stopper.fired.summary()}")
-    else:
-        print("Did not stop: budget exhausted.")
-        last = stopper.latest_decision
-        print(f"Latest decision: {last.summary() if last else 'none (no trial completed)'}")
-    decision = stopper.fired or stopper.latest_decision
-    if decision is not None and decision.incumbent_config is not None:
-        tuned = {k: v for k, v in decision.incumbent_config.items() if k in space}
-        print(f"Incumbent (trial {decision.incumbent_trial_id}): CV {loss_name} "
-              f"{decision.incumbent_value:.4f} ± {decision.statistical_error:.4f} "
-              f"(statistical error, Eq. 9)")
-        print(f"  config: {tuned}")
-    print(f"Trials run: {ran} of a budget of {args.num_samples}"
-          + (f" ({errors} errored)" if errors else "") + f", in {seconds:.0f} s.")
-    exp_dir = stopper.log_dir or getattr(grid, "experiment_path", "") or ""
+    print_outcome(stopper, exp_dir, args.num_samples, seconds)
+    print("=" * 78)
+    return 0
+
+
+def print_outcome(stopper: Any, exp_dir: str, budget: int, seconds: float) -> None:
+    """Why the search ended, with the counts of ``ray-autoterm report`` (one definition each).
+
+    Trials *started* and *finished* are read from Tune's experiment state as the report reads
+    them; the stop names the trials with usable fold scores it was decided on.
+    """
+    from ray_autoterm.report import ReportError, load_decisions, read_trials, summarize
+
+    try:
+        decisions = load_decisions(exp_dir)  # the latest run's log, exactly what the report reads
+        trials = read_trials(exp_dir)
+    except (ReportError, OSError):
+        decisions, trials = list(stopper.decisions), []
+    print(summarize(decisions, trials, budget, "--num-samples"))
+    print(f"Wall-clock: {seconds:.0f} s for the search.")
     log = os.path.join(exp_dir, "autoterm_decisions.jsonl")
     print(f"Experiment directory: {exp_dir}")
     print(f"  decision log: {log}{'' if os.path.exists(log) else ' (not written)'}")
-    print("=" * 78)
-    return 0
+    print(f"  the same summary, and a figure: ray-autoterm report {exp_dir}")

@@ -84,29 +84,19 @@ def main(argv: list[str] | None = None) -> int:
     start = time.time()
     grid = tuner.fit()
     stopper.wait_for_decision()
-    ran = sum(1 for r in grid if r.metrics and "cv_scores" in r.metrics)
+    seconds = time.time() - start
+    exp_dir = stopper.log_dir or grid.experiment_path
     print()
-    print(f"Ran {ran} of {args.num_samples} budgeted trials in {time.time() - start:.0f} s.")
+    # The counts of `ray-autoterm report` (trials started / finished, the stop's trial count).
+    _common.print_outcome(stopper, exp_dir, args.num_samples, seconds)
     decision = stopper.fired or stopper.latest_decision
-    if stopper.fired is not None:
-        print(f"Stopped by ray-autoterm at trial {decision.num_trials}: {decision.reason}.")
-    else:
-        print("Not stopped by ray-autoterm: the budget ran out first.")
-        if decision is not None:
-            print(f"Latest decision: {decision.summary()}")
     if decision is not None and decision.regret_bound is not None:
         print(
-            f"  regret bound  r = {decision.regret_bound:.4f}  (min UCB {decision.min_ucb:.4f} "
-            f"- min LCB {decision.min_lcb:.4f}, beta {decision.beta:.2f}, "
-            f"GP on {decision.num_fit} trials)"
+            f"How it decided: regret bound r = {decision.regret_bound:.4f} (min UCB "
+            f"{decision.min_ucb:.4f} - min LCB {decision.min_lcb:.4f}, beta {decision.beta:.2f}, "
+            f"GP on {decision.num_fit} trials) vs statistical error "
+            f"{decision.statistical_error:.4f} (Eq. 9, the incumbent's 5 folds)."
         )
-        print(f"  statistical error eps = {decision.statistical_error:.4f} "
-              "(Eq. 9, incumbent's 5 folds)")
-        print(f"  best config: {decision.incumbent_config}")
-        print(f"  its CV log loss: {decision.incumbent_value:.4f}, folds "
-              + ", ".join(f"{v:.3f}" for v in decision.incumbent_fold_scores))
-    print(f"Decision log: {os.path.join(stopper.log_dir or '', 'autoterm_decisions.jsonl')}")
-    print(f"Report:       ray-autoterm report {stopper.log_dir}")
     return 0
 
 

@@ -54,9 +54,12 @@ def test_random_forest_example_ends_by_itself(tmp_path):
     )
     out = proc.stdout
     assert proc.returncode == 0, out[-3000:] + proc.stderr[-3000:]
-    assert "Stopped by ray-autoterm: [STOP]" in out or "Did not stop: budget exhausted." in out
-    assert f"of a budget of {budget}" in out
-    assert "Incumbent (trial" in out and "config: {'max_features'" in out
+    assert "Ray: started a local Ray instance" in out  # no --address, no RAY_ADDRESS
+    # The end: the counts and words of `ray-autoterm report` (one definition per count).
+    assert "Trials: " in out and " started, " in out and " finished" in out
+    assert "Stopped after " in out or "Not stopped yet" in out
+    assert f"Planned budget: {budget} trials (--num-samples)" in out
+    assert "Incumbent: trial" in out and 'config: {"max_features"' in out
     log = tmp_path / "rf" / "autoterm_decisions.jsonl"
     assert f"decision log: {log}" in out
     assert log.exists() and log.read_text().strip()
