@@ -19,6 +19,8 @@ CORE_MODULES = [
     "ray_autoterm.criterion.terminator",
     "ray_autoterm",
     "ray_autoterm.tune.stopper",
+    "ray_autoterm.tune.callback",
+    "ray_autoterm.tune._worker",
     "ray_autoterm.tune.searcher",
     "ray_autoterm.tune.reporting",
     "ray_autoterm.tune.sklearn",

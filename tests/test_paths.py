@@ -11,11 +11,11 @@ import re
 import time
 
 import pytest
+import tune_objectives as obj
 from ray import tune
 from ray.tune.schedulers import ASHAScheduler
 from ray.tune.stopper import CombinedStopper, MaximumIterationStopper
 
-import tune_objectives as obj
 from ray_autoterm import (
     DECISION_LOG_NAME,
     AutoTermCriterion,
@@ -59,7 +59,9 @@ def synchronous_first_stop(stopper: AutoTermStopper) -> int | None:
     history, space = History(), stopper._search_space()
     for rec in stopper.history.completed():
         history.add(rec.trial_id, rec.config, rec.fold_scores, rec.val_train_ratio)
-        if criterion.usable(history[rec.trial_id]) and criterion.evaluate(history, space).should_stop:
+        if not criterion.usable(history[rec.trial_id]):
+            continue
+        if criterion.evaluate(history, space).should_stop:
             return len(history.usable())
     return None
 
@@ -71,7 +73,9 @@ def _searchers():
 
     return {
         "optuna": lambda: (OptunaSearch(seed=0), None),
-        "limited-optuna": lambda: (ConcurrencyLimiter(OptunaSearch(seed=0), max_concurrent=2), None),
+        "limited-optuna": lambda: (
+            ConcurrencyLimiter(OptunaSearch(seed=0), max_concurrent=2), None
+        ),
         "default": lambda: (BasicVariantGenerator(random_state=0), None),
         "linked": lambda: (lambda s: (s, s))(AutoTermSearcher(obj.SPACE, seed=0)),
     }
@@ -232,7 +236,7 @@ def _report(path) -> str:
 
 def test_counts_agree_and_runs_do_not_mix(ray_local, tmp_path):
     exp = tmp_path / "counts"
-    for attempt in range(2):  # the same name twice: the second run must not read the first
+    for _ in range(2):  # the same name twice: the second run must not read the first
         stopper = AutoTermStopper(param_space=obj.SPACE, min_trials=6, threshold=10.0)
         analysis = run(obj.quadratic, stopper, tmp_path, "counts", num_samples=SAMPLES)
         assert stopper.fired is not None

@@ -119,7 +119,8 @@ class SharedState:
                 return False
             return self.history.add(trial_id, config, value, ratio, complete=done)
         if trial_id not in self.partial and trial_id not in self.history:
-            expected = f"`{self.cv_scores_key}` (a list of fold losses) or `{FOLD_KEY}`/`{FOLD_LOSS_KEY}`"
+            expected = (f"`{self.cv_scores_key}` (a list of fold losses) or "
+                        f"`{FOLD_KEY}`/`{FOLD_LOSS_KEY}`")
             self._problem(
                 trial_id, f"no `{self.cv_scores_key}` in its results",
                 f"Trial {trial_id} reported a result without {expected}; ray-autoterm skips "

@@ -29,7 +29,7 @@ def calling_controller(frame: FrameType | None) -> Any | None:
     """The ``TuneController`` whose call reached ``frame`` (the stopper's caller), or ``None``."""
     for f in _ray_frames(frame):
         owner = f.f_locals.get("self")
-        if hasattr(owner, "_callbacks") and hasattr(owner, "_storage") and hasattr(owner, "_trials"):
+        if all(hasattr(owner, a) for a in ("_callbacks", "_storage", "_trials")):
             return owner
     return None
 

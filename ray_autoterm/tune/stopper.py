@@ -9,9 +9,7 @@ import os
 import sys
 import threading
 import uuid
-from collections import Counter
 from collections.abc import Mapping
-from types import FrameType
 from typing import TYPE_CHECKING, Any
 
 from ray.tune.stopper import Stopper
@@ -21,9 +19,9 @@ from ray_autoterm.criterion.decision import Decision
 from ray_autoterm.criterion.terminator import AutoTermCriterion
 from ray_autoterm.errors import SearchSpaceError, invalid
 from ray_autoterm.space import SearchSpace
-from ray_autoterm.tune import _tune_internals as internals
+from ray_autoterm.tune._events import TuneEvents
 from ray_autoterm.tune._log import append_decision, write_stop
-from ray_autoterm.tune._shared import CV_MEAN_KEY, CV_SCORES_KEY, SharedState, attach
+from ray_autoterm.tune._shared import CV_SCORES_KEY, SharedState, attach
 from ray_autoterm.tune._worker import DecisionWorker
 from ray_autoterm.tune.callback import AutoTermCallback
 
@@ -38,7 +36,7 @@ PROGRESS_KEY = "autoterm"
 _RUNTIME = ("_lock", "_decide_lock", "_worker", "_last_result", "_bound", "_has_callback")
 
 
-class AutoTermStopper(Stopper):
+class AutoTermStopper(TuneEvents, Stopper):
     """Ends a Ray Tune experiment once the GP regret bound falls below the CV error.
 
     Each trial reports its cross-validation fold losses (``report_cv_scores``, or streamed folds);
@@ -58,13 +56,14 @@ class AutoTermStopper(Stopper):
     decided on them. So the decisions never trail the completed trials by ``max_lag`` or more,
     and the stop comes at most about ``max_lag`` trials after the synchronous rule's
     (``background=False``, which decides inside ``__call__``). When the experiment ends, a final
-    decision covers everything recorded (through :class:`~ray_autoterm.tune.callback.AutoTermCallback`'s
-    ``on_experiment_end``), so :attr:`fired` and :attr:`decisions` are current after ``fit()``;
-    :meth:`wait_for_decision` does the same by hand.
+    decision covers everything recorded (the callback's ``on_experiment_end``, below), so
+    :attr:`fired` and :attr:`decisions` are current after ``fit()``; :meth:`wait_for_decision`
+    does the same by hand.
 
     **What Tune tells a callback only.** Trials that end without a final ``done`` result (stopped
     by ASHA or another stopper, or raising), results that a ``CombinedStopper`` withholds, the
-    experiment directory and its end are seen by :class:`~ray_autoterm.tune.callback.AutoTermCallback`.
+    experiment directory and its end are seen by
+    :class:`~ray_autoterm.tune.callback.AutoTermCallback`.
     ``stop=AutoTermStopper()`` alone attaches it when Tune first calls the stopper; to be explicit
     (the supported way), pass ``RunConfig(callbacks=[stopper.callback()])``.
 
@@ -346,126 +345,11 @@ class AutoTermStopper(Stopper):
         """Let the background worker decide on everything recorded so far (at most ``timeout``
         seconds), then return the latest decision (``None`` when no trial was ever usable:
         that returns at once). The callback does this when the experiment ends."""
-        if self._state.fired is None and self._worker.pending > 0:
-            if not self._worker.settle(timeout) and self._state.fired is None:
-                logger.warning("ray-autoterm: no decision within %.0f s; deciding now.", timeout)
-                self.decide()
+        pending = self._state.fired is None and self._worker.pending > 0
+        if pending and not self._worker.settle(timeout) and self._state.fired is None:
+            logger.warning("ray-autoterm: no decision within %.0f s; deciding now.", timeout)
+            self.decide()
         return self._state.fired or self.latest_decision
-
-    # ------------------------------------------------------ what Tune tells us
-    def _bind(self, caller: FrameType | None) -> None:
-        """First call from Tune: find the experiment directory, Tune's mode and attach the
-        callback (see :mod:`ray_autoterm.tune._tune_internals`)."""
-        self._bound = True
-        controller = internals.calling_controller(caller)
-        if controller is not None:
-            if self.log_dir is None:
-                self.log_dir = internals.experiment_dir(controller._storage)
-            mine = [cb for cb in internals.controller_callbacks(controller)
-                    if isinstance(cb, AutoTermCallback) and cb.stopper.run_id == self.run_id]
-            for cb in mine:  # a restored experiment may hold another copy of this stopper
-                cb.stopper = self
-            if not mine and not internals.attach_callback(controller, self.callback()):
-                controller = None
-        if controller is None and not self._has_callback:
-            logger.warning(
-                "ray-autoterm could not attach its Tune callback, so it cannot see trials that "
-                "end without a final result, results a CombinedStopper withholds, or the end of "
-                "the experiment. Pass RunConfig(callbacks=[stopper.callback()])."
-            )
-            combined = internals.calling_combined_stopper(caller)
-            if combined is not None and list(getattr(combined, "_stoppers", [self]))[0] is not self:
-                logger.warning(
-                    "AutoTermStopper is not the first stopper of its CombinedStopper: Tune asks "
-                    "its stoppers in order and stops asking at the first that says stop, so the "
-                    "criterion may never see a result. Put AutoTermStopper first."
-                )
-        self._resolve_mode(*internals.tune_run_metric_mode(caller))
-
-    def _resolve_mode(self, tune_metric: str | None, tune_mode: str | None) -> None:
-        if tune_mode not in ("min", "max") or tune_metric not in (CV_MEAN_KEY, self.metric):
-            if self._requested_mode is None and self._searcher is not None and self._searcher._mode:
-                self._set_mode(self._searcher._mode)
-            return
-        if self._requested_mode is None:
-            if tune_mode != self.mode:
-                logger.info("ray-autoterm takes mode=%r from Tune's metric %r.", tune_mode,
-                            tune_metric)
-            self._set_mode(tune_mode)
-        elif self._requested_mode != tune_mode:
-            raise invalid(
-                "mode", self._requested_mode,
-                f'"{tune_mode}", the mode Tune was given for `{tune_metric}` (the mean of the '
-                f'folds), or None to take Tune\'s; with "{self._requested_mode}" the incumbent '
-                "would be the worst trial",
-            )
-
-    def _on_trial_start(self, trial_id: str, storage: Any) -> None:
-        self._has_callback = True
-        if self.log_dir is None and storage is not None:
-            self.log_dir = internals.experiment_dir(storage)
-        with self._lock:
-            self._started.add(trial_id)
-
-    def _on_callback_result(self, trial_id: str, result: dict[str, Any], storage: Any) -> None:
-        self._has_callback = True
-        if self.log_dir is None and storage is not None:
-            self.log_dir = internals.experiment_dir(storage)
-        if self._last_result.get(trial_id) is result:
-            return  # the stopper was called with this result
-        self._missed_calls += 1
-        if self._missed_calls == 1:
-            logger.info(
-                "ray-autoterm is not called with every result (a CombinedStopper stops asking "
-                "its stoppers at the first that says stop); its callback passes them on."
-            )
-        self._observe(trial_id, result)
-        if self.report_progress:
-            result.update(self._progress())
-
-    def _on_trial_end(self, trial_id: str, error: bool) -> None:
-        """A trial ended (final result, scheduler or stopper, error): no longer running."""
-        with self._lock:
-            if trial_id in self._ended:
-                return
-            self._ended.add(trial_id)
-            self._active.discard(trial_id)
-            self._last_result.pop(trial_id, None)
-            cut = self._state.ended_partial(trial_id)
-            usable = trial_id in self._state.history and self.criterion.usable(
-                self._state.history[trial_id]
-            )
-        if cut is not None:
-            self._state._problem(
-                trial_id, f"ended with {cut[0]} of {cut[1]} folds",
-                f"Trial {trial_id} ended with {cut[0]} of {cut[1]} folds: a scheduler or a "
-                "stopper (ASHA, MaximumIterationStopper, ...) ended it before its last fold. The "
-                "stopper needs complete folds, so it leaves such trials out (see the README, "
-                "'Schedulers'). (Said once; later trials like it are counted, not logged.)",
-                kind="ended-partial",
-            )
-        elif error and not usable:
-            self._state.problems.setdefault(trial_id, "raised an error")
-        self._check_give_up()
-
-    def _on_experiment_end(self) -> None:
-        """Final decision on everything recorded, and why there was no stop, if none."""
-        self.wait_for_decision()
-        if self._state.fired is not None:
-            return
-        usable = len(self._state.history.usable(self.criterion.min_folds))
-        cut = sum(self._state.ended_partial(t) is not None for t in self._ended)
-        last = self.latest_decision
-        if usable < self.criterion.min_trials:
-            logger.warning(
-                "ray-autoterm did not stop the experiment: only %d trials completed all their "
-                "folds with usable scores, fewer than min_trials=%d%s.", usable,
-                self.criterion.min_trials,
-                f"; {cut} ended with fewer folds than they announced (cut short by a scheduler "
-                "or a stopper: see the README, 'Schedulers')" if cut else "",
-            )
-        elif last is not None:
-            logger.info("ray-autoterm did not stop the experiment: %s", last.summary())
 
     # ----------------------------------------------------------------- internals
     def _observe(self, trial_id: str, result: Mapping[str, Any]) -> None:
@@ -525,27 +409,6 @@ class AutoTermStopper(Stopper):
             decision.incumbent_trial_id, self.cv_scores_key, decision.incumbent_value,
             decision.incumbent_config,
         )
-
-    def _check_give_up(self) -> None:
-        if self.give_up_after is None or self._state.fired is not None:
-            return
-        with self._lock:
-            ended = sorted(self._ended)
-        if len(ended) < self.give_up_after or self._state.history.usable(self.criterion.min_folds):
-            return
-        why = Counter(self._state.problems.get(t, "no usable fold scores") for t in ended)
-        words = "; ".join(f"{w}: {n}" for w, n in why.most_common())
-        reason = (
-            f"none of the {len(ended)} trials that ended has usable fold scores ({words}), so "
-            f"the criterion can never decide: stopped after give_up_after={self.give_up_after} "
-            "trials instead of spending the budget. Report at least 2 fold values per trial "
-            "(report_cv_scores) and let each trial finish its folds."
-        )
-        decision = Decision(0, True, reason, mode=self.mode, error_source="none",
-                            run_id=self.run_id)
-        with self._decide_lock:
-            if self._state.fired is None:
-                self._record(decision)
 
     def _progress(self) -> dict[str, float]:
         last = self.latest_decision
