@@ -102,6 +102,7 @@ def test_interrupted_tuner_restores_with_the_same_history(ray_local, tmp_path):
     with open(os.path.join(path, DECISION_LOG_NAME)) as f:
         log = [json.loads(line) for line in f]
     counts = [d["num_trials"] for d in log]
+    assert len({d["run_id"] for d in log}) == 1, "the restored run continues its run id"
     assert counts == sorted(counts), "decisions after the restore continue the same history"
     assert log[-1]["should_stop"] and log[-1]["num_trials"] > len(before)
     ran = [r for r in grid if r.metrics and "cv_scores" in r.metrics]

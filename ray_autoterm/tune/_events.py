@@ -43,7 +43,7 @@ class TuneEvents:
                 cb.stopper = self
             if not mine and not internals.attach_callback(controller, self.callback()):
                 controller = None
-        if controller is None and not self._has_callback:
+        if controller is None and not self._has_callback and internals.called_by_ray(caller):
             logger.warning(
                 "ray-autoterm could not attach its Tune callback, so it cannot see trials that "
                 "end without a final result, results a CombinedStopper withholds, or the end of "

@@ -25,6 +25,11 @@ def _ray_frames(start: FrameType | None):
         frame, depth = frame.f_back, depth + 1
 
 
+def called_by_ray(frame: FrameType | None) -> bool:
+    """Whether ``frame`` (the stopper's caller) is Ray's code, not a user calling it directly."""
+    return frame is not None and str(frame.f_globals.get("__name__", "")).startswith("ray.")
+
+
 def calling_controller(frame: FrameType | None) -> Any | None:
     """The ``TuneController`` whose call reached ``frame`` (the stopper's caller), or ``None``."""
     for f in _ray_frames(frame):
