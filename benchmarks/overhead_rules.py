@@ -63,7 +63,7 @@ def main(argv: list[str] | None = None) -> int:
         space = overhead.make_space(d)
         for n in args.ns:
             cells = []
-            for label, (rule, kw) in variants.items():
+            for rule, kw in variants.values():
                 ts = [steady(rule, overhead.make_records(n, d, rep), space, args.window, **kw)
                       for rep in range(args.repeats)]
                 cells.append(f"{1e3 * statistics.median(ts):.0f}")

@@ -41,7 +41,6 @@ import _bench  # noqa: E402
 _bench.single_threaded()
 
 import numpy as np  # noqa: E402
-
 import stopping_rules as sr  # noqa: E402
 
 FROM_TRIAL = 20
@@ -184,7 +183,7 @@ def first_stop(ts: Sequence[int], holds: Sequence[bool], min_trials: int,
     """First ``t >= min_trials`` where ``holds`` was true at ``consecutive`` decisions in a row
     (counted from ``min_trials`` on, as the criterion counts them)."""
     run = 0
-    for t, h in zip(ts, holds):
+    for t, h in zip(ts, holds, strict=False):
         if t < min_trials:
             continue
         run = run + 1 if h else 0
@@ -206,18 +205,19 @@ def rule_stops(run: dict[str, Any], sig: dict[str, Any]) -> dict[str, int | None
         for c in (1, 2, 3):
             suffix = ("" if c == 1 else f", {c} in a row") + ("" if mt == 20 else f", min {mt}")
             for e in ERROR_KNOBS:
-                holds = [_lt(b, er[e]) for b, er in zip(sig["paper"], errs)]
+                holds = [_lt(b, er[e]) for b, er in zip(sig["paper"], errs, strict=False)]
                 stops[f"bound < {e}{suffix}"] = first_stop(ts, holds, mt, c)
-                holds = [_lt(b, er[e]) for b, er in zip(sig["cv-noise"], errs)]
+                holds = [_lt(b, er[e]) for b, er in zip(sig["cv-noise"], errs, strict=False)]
                 stops[f"cv-noise bound < {e}{suffix}"] = first_stop(ts, holds, mt, c)
             for d in PRB_DELTAS:
                 for e in ("cv", "pooled5"):
-                    holds = [q is not None and q <= er[e] for q, er in zip(sig[f"prb{d}"], errs)]
+                    holds = [q is not None and q <= er[e]
+                             for q, er in zip(sig[f"prb{d}"], errs, strict=False)]
                     stops[f"prb δ={d} ε={e}{suffix}"] = first_stop(ts, holds, mt, c)
             holds = [g is not None and th is not None and g <= th
-                     for g, th in zip(sig["emsr-gap"], sig["gap_threshold"])]
+                     for g, th in zip(sig["emsr-gap"], sig["gap_threshold"], strict=False)]
             stops[f"emsr-gap auto{suffix}"] = first_stop(ts, holds, mt, c)
-            holds = [_lt(g, er["cv"]) for g, er in zip(sig["emsr-gap"], errs)]
+            holds = [_lt(g, er["cv"]) for g, er in zip(sig["emsr-gap"], errs, strict=False)]
             stops[f"emsr-gap < cv{suffix}"] = first_stop(ts, holds, mt, c)
     values = [tr["cv_mean"] for tr in run["trials"]]
     for i in sr.STAGNATION:
@@ -353,13 +353,15 @@ def main(argv: list[str] | None = None) -> int:
     target = [e for e in entries if e["ryc"] >= -0.005 and e["worst"] >= -0.03 and e["rtc"] >= 0.4]
     front = frontier(entries)
     timing = ", ".join(f"{k} {1000 * np.median(v):.0f} ms" for k, v in seconds.items() if v)
-    timing += " (paper/cv-noise: fit + bound, screened against the largest error; prb: sampling only)"
+    timing += (" (paper/cv-noise: fit + bound, screened against the largest error; "
+               "prb: sampling only)")
     runs = [json.loads(Path(p).read_text()) for p in run_paths]
     command = "python " + " ".join(shlex.quote(a) for a in [
         "benchmarks/study_rules.py", *(sys.argv[1:] if argv is None else argv)])
     text = "\n".join([
         "# Stopping rules and their knobs, replayed", "",
-        f"Runs: {len(run_paths)} ({', '.join(sorted({r['name'].rsplit('-s', 1)[0] for r in runs}))}); "
+        f"Runs: {len(run_paths)} "
+        f"({', '.join(sorted({r['name'].rsplit('-s', 1)[0] for r in runs}))}); "
         f"budgets {sorted({len(r['trials']) for r in runs})} trials; decisions after every trial "
         f"from {args.from_trial} on.", "",
         f"Command: `{command}`.", "",

@@ -52,7 +52,8 @@ def _history(n: int, seed: int = 0, noise: float = 0.03) -> History:
         # Two rivals, errors sqrt(5/108) and 0: median = mean = half, min = 0.
         ([1.0, 2.0, 3.0], [[1.5, 2.0, 3.5], [2.0, 3.0, 4.0]], "median", math.sqrt(5 / 108) / 2),
         ([1.0, 2.0, 3.0], [[1.5, 2.0, 3.5], [2.0, 3.0, 4.0]], "min", 0.0),
-        # Three rivals: d = (0,1,0) → s² = 2/9, Var = 5/6·2/9 = 5/27; median of (√(5/108), 0, √(5/27)).
+        # Three rivals: d = (0,1,0) → s² = 2/9, Var = 5/6·2/9 = 5/27;
+        # median of (√(5/108), 0, √(5/27)).
         ([1.0, 2.0, 3.0], [[1.5, 2.0, 3.5], [2.0, 3.0, 4.0], [1.0, 1.0, 3.0]], "median",
          math.sqrt(5 / 108)),
         # No rival with the same number of folds: the incumbent's own Eq. 9, sqrt(5/9).
@@ -61,12 +62,14 @@ def _history(n: int, seed: int = 0, noise: float = 0.03) -> History:
 )
 def test_paired_error_by_hand(inc: list[float], rivals: list[list[float]], combine: str,
                               expected: float) -> None:
-    assert paired_error(inc, rivals, combine=combine) == pytest.approx(expected, rel=1e-12, abs=1e-15)
+    got = paired_error(inc, rivals, combine=combine)
+    assert got == pytest.approx(expected, rel=1e-12, abs=1e-15)
 
 
 def test_paired_error_with_a_given_ratio() -> None:
     # d = (−0.5, 0, −0.5): s² = 1/18, ratio 1/4: (1/3 + 1/4)·1/18 = 7/216.
-    assert paired_error([1.0, 2.0, 3.0], [[1.5, 2.0, 3.5]], 0.25) == pytest.approx(math.sqrt(7 / 216))
+    got = paired_error([1.0, 2.0, 3.0], [[1.5, 2.0, 3.5]], 0.25)
+    assert got == pytest.approx(math.sqrt(7 / 216))
 
 
 @pytest.mark.parametrize(
@@ -80,7 +83,8 @@ def test_paired_error_with_a_given_ratio() -> None:
         ([[1.0, 2.0, 3.0]], 0.25, math.sqrt(7 / 18)),
     ],
 )
-def test_pooled_error_by_hand(folds: list[list[float]], ratio: float | None, expected: float) -> None:
+def test_pooled_error_by_hand(folds: list[list[float]], ratio: float | None,
+                              expected: float) -> None:
     assert pooled_error(folds, ratio) == pytest.approx(expected, rel=1e-12)
 
 
@@ -89,7 +93,8 @@ def test_regret_probability_and_quantile_by_hand() -> None:
     s = np.array([0.3, 0.0, 0.2, 0.1])
     assert regret_probability(s, 0.15) == 0.5 and regret_probability(s, 0.1) == 0.5
     assert regret_probability(s, 0.3) == 1.0 and regret_probability(s, -0.1) == 0.0
-    assert [regret_quantile(s, q) for q in (0.25, 0.5, 0.75, 0.95, 1.0)] == [0.0, 0.1, 0.2, 0.3, 0.3]
+    levels = (0.25, 0.5, 0.75, 0.95, 1.0)
+    assert [regret_quantile(s, q) for q in levels] == [0.0, 0.1, 0.2, 0.3, 0.3]
     for q in (0.5, 0.8, 0.95):  # quantile <= ε exactly when P(r <= ε) >= level
         for eps in s:
             assert (regret_quantile(s, q) <= eps) == (regret_probability(s, eps) >= q)
@@ -146,9 +151,10 @@ def test_kl_one_observation_equals_the_kl_of_the_whole_posteriors() -> None:
         p_old = old.posterior(x_new)
         new = old.condition_on_observations(x_new, torch.tensor([[y_new]], dtype=torch.float64))
         a, b = new.posterior(grid).mvn, old.posterior(grid).mvn
+        jitter = 1e-10 * torch.eye(31)
         full = torch.distributions.kl_divergence(
-            torch.distributions.MultivariateNormal(a.mean, a.covariance_matrix + 1e-10 * torch.eye(31)),
-            torch.distributions.MultivariateNormal(b.mean, b.covariance_matrix + 1e-10 * torch.eye(31)),
+            torch.distributions.MultivariateNormal(a.mean, a.covariance_matrix + jitter),
+            torch.distributions.MultivariateNormal(b.mean, b.covariance_matrix + jitter),
         )
     ours = kl_one_observation(float(p_old.mean), float(p_old.variance), y_new, noise)
     assert float(full) == pytest.approx(ours, rel=1e-3)
@@ -157,7 +163,8 @@ def test_kl_one_observation_equals_the_kl_of_the_whole_posteriors() -> None:
 def test_expected_improvement_gap_by_hand() -> None:
     assert expected_improvement_gap(0.0, 1.0) == pytest.approx(1 / math.sqrt(2 * math.pi))
     # g = 0.5, sd = 0.5, u = 1: 0.5·φ(1) + 0.5·Φ(1)
-    assert expected_improvement_gap(0.5, 0.25) == pytest.approx(0.5 * norm.pdf(1) + 0.5 * norm.cdf(1))
+    expected = 0.5 * norm.pdf(1) + 0.5 * norm.cdf(1)
+    assert expected_improvement_gap(0.5, 0.25) == pytest.approx(expected)
     assert expected_improvement_gap(-0.3, 0.0) == 0.0 and expected_improvement_gap(0.3, 0.0) == 0.3
 
 
@@ -222,7 +229,8 @@ def test_paired_and_pooled_errors_in_the_criterion_are_the_formulas() -> None:
     h = _history(26)
     recs = sorted(h.completed(), key=lambda r: r.value)  # by mean loss (no ties here)
     d = AutoTermCriterion(rule="paired", rivals=3).evaluate(h, SPACE_2D)
-    assert d.statistical_error == paired_error(recs[0].fold_scores, [r.fold_scores for r in recs[1:4]])
+    rivals = [r.fold_scores for r in recs[1:4]]
+    assert d.statistical_error == paired_error(recs[0].fold_scores, rivals)
     d = AutoTermCriterion(rule="pooled", pool=4).evaluate(h, SPACE_2D)
     assert d.statistical_error == pooled_error([r.fold_scores for r in recs[:4]])
     same = AutoTermCriterion(rule="paper", error="pooled", pool=4).evaluate(h, SPACE_2D)
@@ -330,5 +338,5 @@ def test_the_report_names_the_rule_and_the_error() -> None:
     stopped = Decision(22, True, "x", regret_bound=0.01, statistical_error=0.02,
                        error_source="pooled", rule="pooled")
     assert 'Rule: "pooled", error: pooled.' in summarize([d], [])
-    assert 'Stopped after 22 completed trials (rule "pooled"): regret bound 0.01 < pooled error' in (
-        summarize([d, stopped], []))
+    line = 'Stopped after 22 completed trials (rule "pooled"): regret bound 0.01 < pooled error'
+    assert line in summarize([d, stopped], [])
