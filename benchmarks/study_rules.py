@@ -44,7 +44,7 @@ import numpy as np  # noqa: E402
 import stopping_rules as sr  # noqa: E402
 
 FROM_TRIAL = 20
-PRB_DELTAS = (0.05, 0.1, 0.2)
+PRB_DELTAS = (0.05, 0.1, 0.2, 0.3, 0.5)
 ERROR_KNOBS: dict[str, tuple[str, int, str]] = {
     "cv": ("cv", 0, ""),
     "paired3": ("paired", 3, "median"),
@@ -166,11 +166,51 @@ def rule_signals(run: dict[str, Any], from_trial: int = FROM_TRIAL) -> dict[str,
     return out
 
 
+def prb_patch(run: dict[str, Any], sig: dict[str, Any]) -> dict[str, Any]:
+    """Add the ``prb`` quantiles of ``PRB_DELTAS`` a cached signal lacks: the same fits (the
+    bound GP's fit sequence does not depend on the other rules) and the same samples."""
+    import torch
+
+    from ray_autoterm.criterion.regret import sobol_points, top_subset
+    from ray_autoterm.criterion.rules import regret_quantile, regret_samples
+    from ray_autoterm.gp import GPFitter, single_threaded_torch
+
+    torch.set_num_threads(1)
+    warnings.filterwarnings("ignore")
+    space = sr.run_space(run)
+    seed = int(run.get("seed", 0))
+    fitter = GPFitter()
+    sobol = sobol_points(space.bounds, space.onehot_groups, 256, seed).numpy()
+    X_all = space.encode_many([tr["config"] for tr in run["trials"]])
+    y_all = np.array([np.mean(tr["fold_losses"]) for tr in run["trials"]])
+    missing = [d for d in PRB_DELTAS if f"prb{d}" not in sig]
+    for d in missing:
+        sig[f"prb{d}"] = []
+    for t in sig["t"]:
+        idx = top_subset(y_all[:t], 20, 0.5)
+        X_fit, y_fit = X_all[:t][idx], y_all[:t][idx]
+        with single_threaded_torch():
+            try:
+                model = fitter.fit(X_fit, y_fit, role="bound")
+                samples = regret_samples(model, X_fit[int(np.argmin(y_fit))],
+                                         np.vstack([X_fit, sobol]), 128, seed)
+                for d in missing:
+                    sig[f"prb{d}"].append(regret_quantile(samples, 1 - d))
+            except Exception:  # noqa: BLE001
+                for d in missing:
+                    sig[f"prb{d}"].append(None)
+    return sig
+
+
 def _job(args: tuple[str, str, int]) -> tuple[str, float]:
     run_path, sig_path, from_trial = args
     start = time.time()
     run = json.loads(Path(run_path).read_text())
-    sig = rule_signals(run, from_trial)
+    cached = json.loads(Path(sig_path).read_text()) if Path(sig_path).exists() else None
+    if cached is not None and cached.get("version") == SIGNAL_VERSION:
+        sig = prb_patch(run, cached)
+    else:
+        sig = rule_signals(run, from_trial)
     tmp = Path(sig_path + ".tmp")
     tmp.write_text(json.dumps(sig))
     tmp.replace(sig_path)
@@ -293,6 +333,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--jobs", type=int, default=1)
     parser.add_argument("--out", required=True)
     parser.add_argument("--json", default=None, help="also write the per-rule table as JSON")
+    parser.add_argument("--notes", default=None,
+                        help="a markdown file whose text goes under the title (the findings)")
     parser.add_argument("--show", action="append", default=[],
                         help="rules to list in the main table (default: a fixed selection)")
     args = parser.parse_args(argv)
@@ -309,8 +351,11 @@ def main(argv: list[str] | None = None) -> int:
     todo = []
     for p in run_paths:
         sp = sig_path(p)
-        if sp.exists() and json.loads(sp.read_text()).get("version") == SIGNAL_VERSION:
-            continue
+        if sp.exists():
+            cached = json.loads(sp.read_text())
+            if cached.get("version") == SIGNAL_VERSION and all(
+                    f"prb{d}" in cached for d in PRB_DELTAS):
+                continue
         todo.append((p, str(sp), args.from_trial))
     print(f"{len(run_paths)} runs; signals to compute for {len(todo)}", flush=True)
     start = time.time()
@@ -360,6 +405,7 @@ def main(argv: list[str] | None = None) -> int:
         "benchmarks/study_rules.py", *(sys.argv[1:] if argv is None else argv)])
     text = "\n".join([
         "# Stopping rules and their knobs, replayed", "",
+        *([Path(args.notes).read_text().strip(), ""] if args.notes else []),
         f"Runs: {len(run_paths)} "
         f"({', '.join(sorted({r['name'].rsplit('-s', 1)[0] for r in runs}))}); "
         f"budgets {sorted({len(r['trials']) for r in runs})} trials; decisions after every trial "
