@@ -202,12 +202,47 @@ def prb_patch(run: dict[str, Any], sig: dict[str, Any]) -> dict[str, Any]:
     return sig
 
 
+def light_signals(run: dict[str, Any], from_trial: int = FROM_TRIAL) -> dict[str, Any]:
+    """``--light``: only the errors and the ``prb`` quantiles (no LCB, no gap, no Optuna)."""
+    ts = list(range(from_trial, len(run["trials"]) + 1))
+    sig = {"t": ts, "errors": [errors_at(run, t) for t in ts], "version": "light"}
+    return prb_patch(run, sig)
+
+
+def light_stops(run: dict[str, Any], sig: dict[str, Any],
+                cache: dict[str, Any]) -> dict[str, int | None]:
+    """``--light``: the prb knobs from ``sig``; the paper's rule (and its consecutive and
+    ``min_trials`` knobs) and Optuna's terminator from ``stopping_rules.py``'s cached signals
+    (its ``ours`` stop flags are exact: a screened bound only ever says "no stop")."""
+    ts, errs = sig["t"], sig["errors"]
+    stops: dict[str, int | None] = {}
+    flags = cache["ours"]["stop"]
+    for mt in (20, 30):
+        for c in (1, 2, 3):
+            suffix = ("" if c == 1 else f", {c} in a row") + ("" if mt == 20 else f", min {mt}")
+            holds = [bool(flags.get(str(t), False)) for t in ts]
+            stops[f"bound < cv{suffix}"] = first_stop(ts, holds, mt, c)
+            for d in PRB_DELTAS:
+                for e in ("cv", "pooled5"):
+                    holds = [q is not None and q <= er[e]
+                             for q, er in zip(sig[f"prb{d}"], errs, strict=False)]
+                    stops[f"prb δ={d} ε={e}{suffix}"] = first_stop(ts, holds, mt, c)
+    values = [tr["cv_mean"] for tr in run["trials"]]
+    for i in sr.STAGNATION:
+        stops[f"stagnation {i}"] = sr.stagnation_stop(values, i)
+    if cache.get("optuna") is not None:
+        stops["Optuna terminator"] = sr.flag_stop(cache["optuna"]["stop"])
+    return stops
+
+
 def _job(args: tuple[str, str, int]) -> tuple[str, float]:
     run_path, sig_path, from_trial = args
     start = time.time()
     run = json.loads(Path(run_path).read_text())
     cached = json.loads(Path(sig_path).read_text()) if Path(sig_path).exists() else None
-    if cached is not None and cached.get("version") == SIGNAL_VERSION:
+    if sig_path.endswith(".light.json"):
+        sig = cached if cached is not None else light_signals(run, from_trial)
+    elif cached is not None and cached.get("version") == SIGNAL_VERSION:
         sig = prb_patch(run, cached)
     else:
         sig = rule_signals(run, from_trial)
@@ -333,6 +368,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--jobs", type=int, default=1)
     parser.add_argument("--out", required=True)
     parser.add_argument("--json", default=None, help="also write the per-rule table as JSON")
+    parser.add_argument("--light", action="store_true",
+                        help="only the errors and prb quantiles; the paper's rule and Optuna from "
+                             "stopping_rules.py's cached signals (results/signals beside the runs)")
     parser.add_argument("--notes", default=None,
                         help="a markdown file whose text goes under the title (the findings)")
     parser.add_argument("--show", action="append", default=[],
@@ -346,11 +384,20 @@ def main(argv: list[str] | None = None) -> int:
     sig_dir.mkdir(parents=True, exist_ok=True)
 
     def sig_path(p: str) -> Path:
-        return sig_dir / (Path(p).parent.name + "-" + Path(p).stem + ".json")
+        tail = ".light.json" if args.light else ".json"
+        return sig_dir / (Path(p).parent.name + "-" + Path(p).stem + tail)
+
+    def cache_of(p: str) -> dict[str, Any]:
+        path = Path(p).parent / "signals" / (Path(p).stem.replace("runs-", "signals-") + ".json")
+        return json.loads(path.read_text())
 
     todo = []
     for p in run_paths:
         sp = sig_path(p)
+        if args.light:
+            if not sp.exists():
+                todo.append((p, str(sp), args.from_trial))
+            continue
         if sp.exists():
             cached = json.loads(sp.read_text())
             if cached.get("version") == SIGNAL_VERSION and all(
@@ -375,11 +422,12 @@ def main(argv: list[str] | None = None) -> int:
     for p in run_paths:
         run = json.loads(Path(p).read_text())
         sig = json.loads(sig_path(p).read_text())
-        for k, v in sig["seconds"].items():
+        for k, v in sig.get("seconds", {}).items():
             seconds.setdefault(k, []).extend(v)
         if sig.get("optuna"):
             seconds.setdefault("optuna", []).extend(sig["optuna"]["seconds"].values())
-        for rule, stop in rule_stops(run, sig).items():
+        stops = light_stops(run, sig, cache_of(p)) if args.light else rule_stops(run, sig)
+        for rule, stop in stops.items():
             rows.append({"rule": rule, "run": p, **sr.outcome(run, stop)})
     names = list(dict.fromkeys(r["rule"] for r in rows))
     entries = table(rows, names, ref="bound < cv")
