@@ -230,13 +230,14 @@ def cell(r: dict[str, Any]) -> list[str]:
 
     if "failed" in r:
         return [f"{r['duration']:g}", str(r["concurrency"]), LABELS[r["searcher"]],
-                f"run failed ({r['failed']})", *["—"] * 8]
+                f"run failed ({r['failed']})", *["—"] * 9]
     sync = r["sync_stop"]
     fired = r["fired_at"]
     if fired is None:
         fired_s = "never" + (" (time cap)" if r["capped"] else "")
     else:
         fired_s = str(fired)
+    decided = "—" if r.get("decision_lag_s") is None else f"{r['decision_lag_s']:.1f}"
     if sync is None:
         lag_t, lag_s = "sync never fired", "—"
     else:
@@ -248,35 +249,50 @@ def cell(r: dict[str, Any]) -> list[str]:
         else:
             lag_s = "—"
     return [f"{r['duration']:g}", str(r["concurrency"]), LABELS[r["searcher"]], n(sync),
-            fired_s, n(r.get("completed_at_stop_all")), str(r["completed_at_end"]), lag_t, lag_s,
-            str(r["num_decisions"]), f"{r['wall_s']:.0f}", f"{r['load']:.1f}"]
+            fired_s, n(r.get("completed_at_stop_all")), str(r["completed_at_end"]), lag_t,
+            decided, lag_s, str(r["num_decisions"]), f"{r['wall_s']:.0f}", f"{r['load']:.1f}"]
 
 
-def render(runs: list[dict[str, Any]], args: argparse.Namespace, wall: float, command: str,
-           cluster_desc: str) -> str:
+def render(data: dict[str, Any]) -> str:
+    """The report, from what ``main`` saves as JSON (``--render`` redoes it from the file)."""
+    args = argparse.Namespace(**data["args"])
+    runs = data["runs"]
+    wall = data.get("total_wall_s")
     out = ["# Lag of the stop behind the synchronous rule\n"]
     out.append(
-        f"`{command}` — {platform.machine()}, {os.cpu_count()} real cores shared with other "
-        f"jobs; {cluster_desc}; ray {ray.__version__}; trial = sleep *duration* + "
+        f"`{data['command']}` — {data.get('machine', '?')}, shared with other jobs; "
+        f"{data.get('cluster', '?')}; ray {data.get('ray', '?')}; trial = sleep *duration* + "
         f"`report_cv_scores` of a 2-parameter quadratic with a fold effect (5 folds); "
         f"`AutoTermStopper()` defaults (background worker, `min_trials=20`); "
         f"{args.samples} samples a run, `reuse_actors=True`, seed {args.seed}, "
-        f"per-run cap {args.run_cap:g} s. Total wall time {wall:.0f} s. Code: {args.code}.\n")
+        f"per-run cap {args.run_cap:g} s; each run a fresh driver process. "
+        + (f"Total wall time {wall:.0f} s. " if wall else "")
+        + f"Code: {data['code']}.\n")
     out.append(
         "*sync stop*: the first t at which the criterion, evaluated after every completed trial "
         "on the run's own trials in completion order, fires. *fired at*: the firing decision's "
         "trial count. *at stop_all*: trials completed when `stop_all()` first returned True. "
         "*at end*: trials completed when `fit()` returned. *lag (trials)*: fired at − sync "
-        "(end: at end − sync). *lag (s)*: from the completion of the sync-th trial to "
-        "`stop_all()` turning True. *decisions*: decisions made by the time `fit()` returned. "
-        "Seconds are inflated by the other jobs on this machine (load avg column).\n")
+        "(end: at end − sync). *decided (s)*: from the completion of the sync-th trial to the "
+        "firing decision. *lag (s)*: from the completion of the sync-th trial to `stop_all()` "
+        "turning True; *no stop*: Tune ended by running out of samples, the lag is at least "
+        "the time to the end of `fit()`. *decisions*: decisions made by the time `fit()` "
+        "returned. Seconds are inflated by the other jobs on this machine (load avg column: "
+        "the 1-minute load average, on 2 cores).\n")
     head = ["duration s", "concurrency", "searcher", "sync stop", "fired at", "at stop_all",
-            "at end", "lag (trials)", "lag (s)", "decisions", "run s", "load avg"]
+            "at end", "lag (trials)", "decided (s)", "lag (s)", "decisions", "run s",
+            "load avg"]
     out.append("| " + " | ".join(head) + " |")
     out.append("|" + "---|" * len(head))
     for r in runs:
         out.append("| " + " | ".join(cell(r)) + " |")
-    if args.skipped:
+    lags = [r["lag_trials"] for r in runs if r.get("lag_trials") is not None]
+    missed = [r for r in runs if r.get("sync_stop") is not None and r.get("fired_at") is None]
+    if lags:
+        out.append(f"\nLag in trials over the {len(lags)} runs that fired: max {max(lags)}, "
+                   f"mean {sum(lags) / len(lags):.1f}; runs whose synchronous rule fired but "
+                   f"the real run did not: {len(missed)}.")
+    if getattr(args, "skipped", None):
         out.append(f"\nNot run: {', '.join(args.skipped)} (see the script's docstring).")
     return "\n".join(out) + "\n"
 
@@ -330,9 +346,14 @@ def main(argv: list[str] | None = None) -> int:
                    help="describe the code in the report (default: this checkout's commit); "
                         "for a snapshot made with `git archive`, e.g. 'commit 44bd03a'")
     p.add_argument("--out", default=str(Path(__file__).parent / "results" / "lag.md"))
+    p.add_argument("--render", default=None, metavar="JSON",
+                   help="only redo the report from a saved lag.json (to --out)")
     args = p.parse_args(argv)
     if args.child:
         return child_main(args)
+    if args.render:
+        _bench.write_report(render(json.loads(Path(args.render).read_text())), args.out)
+        return 0
     explicit = args.durations is not None or args.concurrency is not None
     durations = [float(v) for v in (args.durations or ("0.05,0.5" if args.quick
                                                        else "0.05,0.5,5")).split(",")]
@@ -364,6 +385,9 @@ def main(argv: list[str] | None = None) -> int:
                     f"{args.cpus_per_node} logical CPUs")
     storage = tempfile.mkdtemp(prefix="autoterm_lag_")
     runs: list[dict[str, Any]] = []
+    data = {"code": args.code, "command": command, "args": vars(args), "runs": runs,
+            "cluster": cluster_desc, "ray": ray.__version__,
+            "machine": f"{platform.machine()}, {os.cpu_count()} cores"}
     raw_path = Path(args.out).with_suffix(".json")
     try:
         for d, c in cells:
@@ -374,16 +398,14 @@ def main(argv: list[str] | None = None) -> int:
                 r = run_child(spec, cluster.address)
                 runs.append(r)
                 print(" | ".join(cell(r)), flush=True)
+                data["total_wall_s"] = time.perf_counter() - t0
                 raw_path.parent.mkdir(parents=True, exist_ok=True)
-                raw_path.write_text(json.dumps({"code": args.code, "command": command,
-                                                "args": vars(args), "runs": runs},
-                                               indent=1, default=str))
+                raw_path.write_text(json.dumps(data, indent=1, default=str))
     finally:
         ray.shutdown()
         cluster.shutdown()
         shutil.rmtree(storage, ignore_errors=True)
-    _bench.write_report(render(runs, args, time.perf_counter() - t0, command, cluster_desc),
-                        args.out)
+    _bench.write_report(render(data), args.out)
     return 0
 
 
