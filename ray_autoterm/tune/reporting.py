@@ -23,14 +23,13 @@ from ray_autoterm.tune._keys import (
 
 logger = logging.getLogger("ray_autoterm")
 
+# Short on purpose: Ray Train shows only the last 500 characters of a worker's traceback.
 TRAIN_WORKER_MESSAGE = (
-    "`{name}` was called inside a Ray Train worker, where its result never reaches Ray Tune "
-    "(Ray Train V2 workers report to their Trainer, not to the Tuner), so the stopper would "
-    "never see this trial. Supported: run one Trainer per fold inside the Tune function, have "
-    "each worker call `ray.train.report({{'val_loss': ...}})`, collect each fold's "
-    "`result.metrics['val_loss']` from `trainer.fit()` in the Tune function and call "
-    "`report_cv_scores(fold_losses)` there; `ray_autoterm.cross_validate_with_trainer` does "
-    "exactly that."
+    "`{name}` in a Ray Train worker never reaches Tune or the stopper (Train V2 workers report "
+    "to their Trainer). Instead return the fold's loss from the training function "
+    "(`return {{'val_loss': loss}}`), run one Trainer per fold in the Tune function and report "
+    "there: `cross_validate_with_trainer(make_trainer, num_folds)`, or "
+    "`report_cv_scores(fold_losses)` with each fold's `trainer.fit().return_value`."
 )
 
 _warned_few_folds = False
