@@ -144,7 +144,7 @@ def test_trials_cut_short_by_a_stopper_get_one_clear_warning_and_end_the_run(
     stopper = AutoTermStopper(param_space=obj.SPACE)
     analysis = run(obj.quadratic_streaming, CombinedStopper(stopper, MaximumIterationStopper(3)),
                    tmp_path, "maxiter", num_samples=40)
-    warnings = [m for m in messages(autoterm_log) if "3 of 5 folds" in m]
+    warnings = [m for m in messages(autoterm_log) if m.startswith("Trial") and "3 of 5 folds" in m]
     assert len(warnings) == 1, messages(autoterm_log)
     assert stopper.fired is not None and stopper.fired.num_trials == 0
     assert "usable" in stopper.fired.reason
