@@ -46,7 +46,8 @@ class Decision:
         error_source: ``"cv"`` (Eq. 9), ``"paired"``, ``"pooled"`` or ``"threshold"``
             (``"emsr-gap threshold"`` for that rule: then ``regret_bound`` is the gap and
             ``statistical_error`` its threshold; for ``"prb"``, ``regret_bound`` is the
-            ``1 − δ`` quantile of the sampled regret).
+            ``1 − δ`` quantile of the sampled regret). ``"none"``: the stopper gave up on a
+            run none of whose ended trials is usable (``num_trials`` 0; the reason says why).
         rule: The stopping rule's name (``AutoTermCriterion(rule=...)``; ``"paper"``: Eq. 10).
         incumbent_trial_id: Trial id of the incumbent ``γ*_t``.
         incumbent_config: Its configuration.
