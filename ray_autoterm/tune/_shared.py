@@ -133,6 +133,9 @@ class SharedState:
     def ended_partial(self, trial_id: str) -> tuple[int, int] | None:
         """``(folds in, folds announced)`` for a streamed trial that has not sent all its
         folds (``None`` when it has, or announced no count)."""
+        rec = self.history[trial_id] if trial_id in self.history else None  # noqa: SIM401 (History has no .get)
+        if rec is not None and (rec.complete or getattr(rec, "pruned", False)):
+            return None  # all folds in, or pruned on purpose (FoldPruningScheduler)
         k = self.expected_folds.get(trial_id)
         n = len(self.partial.get(trial_id, {}))
         return (n, k) if k is not None and n < k else None
