@@ -119,7 +119,8 @@ class TuneEvents:
             self._state._problem(
                 trial_id, f"ended with {cut[0]} of {cut[1]} folds",
                 f"Trial {trial_id} ended with {cut[0]} of {cut[1]} folds: a scheduler or a "
-                "stopper (ASHA, MaximumIterationStopper, ...) ended it before its last fold. The "
+                "stopper (ASHA, MaximumIterationStopper, ...) ended it before its last fold, or "
+                "the trainable returned early. The "
                 "stopper needs complete folds, so it leaves such trials out (see the README, "
                 "'Schedulers'). (Said once; later trials like it are counted, not logged.)",
                 kind="ended-partial",
@@ -148,11 +149,14 @@ class TuneEvents:
             logger.info("ray-autoterm did not stop the experiment: %s", last.summary())
 
     def _check_give_up(self: AutoTermStopper) -> None:
-        if self.give_up_after is None or self._state.fired is not None:
+        if self.give_up_after is None or self._state.fired is not None or self._any_usable:
             return
         with self._lock:
             ended = sorted(self._ended)
-        if len(ended) < self.give_up_after or self._state.history.usable(self.criterion.min_folds):
+        if len(ended) < self.give_up_after:
+            return
+        if self._state.history.usable(self.criterion.min_folds):
+            self._any_usable = True  # usable records stay usable: no need to look again
             return
         why = Counter(self._state.problems.get(t, "no usable fold scores") for t in ended)
         words = "; ".join(f"{w}: {n}" for w, n in why.most_common())

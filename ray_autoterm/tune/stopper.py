@@ -215,6 +215,7 @@ class AutoTermStopper(TuneEvents, Stopper):
         self.running_at_stop: frozenset[str] = frozenset()
         self._num_complete = 0  # completed fold lists recorded (what the worker catches up on)
         self._missed_calls = 0  # results only the callback saw (a CombinedStopper withheld them)
+        self._any_usable = False
         self._next_milestone = 10
         self._warned_inferred = False
         self._init_runtime()
@@ -252,7 +253,7 @@ class AutoTermStopper(TuneEvents, Stopper):
         for key, default in (  # a stopper saved by an older version
             ("duty_cycle", 0.25), ("max_lag", 4), ("give_up_after", 10), ("_ended", set()),
             ("_started", set()), ("_num_complete", 0), ("_missed_calls", 0),
-            ("_next_milestone", 10), ("run_id", uuid.uuid4().hex[:12]),
+            ("_next_milestone", 10), ("run_id", uuid.uuid4().hex[:12]), ("_any_usable", False),
             ("_requested_mode", self.__dict__.get("mode")),
         ):
             self.__dict__.setdefault(key, default)
