@@ -59,8 +59,8 @@ import numpy as np  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "results"
 FROM_TRIAL = 20
-CONFIDENCES = (0.95, 0.99, 0.999)
-DEFAULT_CONFIDENCE = 0.99
+CONFIDENCES = (0.95,)
+DEFAULT_CONFIDENCE = 0.95
 MIN_TRIALS = 10
 ASHA_RF = (2, 3)
 MEDIAN_GRACE = (1, 2)
@@ -98,10 +98,10 @@ class Rule:
 
 
 class PrunerRule(Rule):
-    def __init__(self, confidence: float, min_trials: int = MIN_TRIALS) -> None:
+    def __init__(self, confidence: float, min_trials: int = MIN_TRIALS, **kwargs: Any) -> None:
         from ray_autoterm.criterion.pruning import FoldPruner
 
-        self.pruner = FoldPruner(confidence=confidence, min_trials=min_trials)
+        self.pruner = FoldPruner(confidence=confidence, min_trials=min_trials, **kwargs)
 
     def fold(self, trial_id: str, folds: list[float], history: Any) -> bool:
         return self.pruner.should_prune(folds, history, trial_id)
@@ -162,10 +162,17 @@ class MedianRule(Rule):
         self.sched.on_trial_complete(self.controller, self.trials[trial_id], res)
 
 
-def rule_factories(k: int, confidences: tuple[float, ...]) -> dict[str, Callable[[], Rule]]:
+def rule_factories(k: int, confidences: tuple[float, ...],
+                   own_se: bool = False) -> dict[str, Callable[[], Rule]]:
     rules: dict[str, Callable[[], Rule]] = {"none": Rule}
     for c in confidences:
         rules[f"FoldPruner {c}"] = lambda c=c: PrunerRule(c)
+    if own_se:
+        for c in confidences:
+            # The rule as issue 12 measured it: the trial's own differences once 2 folds are in,
+            # pooled over all completed trials before that.
+            rules[f"FoldPruner {c}, own se"] = lambda c=c: PrunerRule(
+                c, prior_dof=0, pool_fraction=1.0)
     for rf in ASHA_RF:
         rules[f"ASHA rf {rf}"] = lambda rf=rf: AshaRule(k, rf)
     for g in MEDIAN_GRACE:
@@ -240,7 +247,7 @@ def ryc(y_T: float, y_es: float) -> float:
 
 
 def run_arms(run: dict[str, Any], confidences: tuple[float, ...],
-             with_stopper: bool) -> dict[str, Any]:
+             with_stopper: bool, own_se: bool = False) -> dict[str, Any]:
     """Every arm of one run."""
     import torch
 
@@ -252,7 +259,7 @@ def run_arms(run: dict[str, Any], confidences: tuple[float, ...],
     k = len(run["trials"][0]["fold_losses"])
     space = run_space(run)
     out: dict[str, Any] = {"name": run["name"], "k": k, "T": len(run["trials"]), "arms": {}}
-    for name, make in rule_factories(k, confidences).items():
+    for name, make in rule_factories(k, confidences, own_se).items():
         modes: list[str | None] = [None]
         if with_stopper:
             modes += ["out"] if name == "none" else ["out", "in"]
@@ -265,10 +272,10 @@ def run_arms(run: dict[str, Any], confidences: tuple[float, ...],
     return out
 
 
-def _job(args: tuple[str, tuple[float, ...], bool]) -> dict[str, Any]:
-    path, confidences, with_stopper = args
+def _job(args: tuple[str, tuple[float, ...], bool, bool]) -> dict[str, Any]:
+    path, confidences, with_stopper, own_se = args
     start = time.time()
-    res = run_arms(json.loads(Path(path).read_text()), confidences, with_stopper)
+    res = run_arms(json.loads(Path(path).read_text()), confidences, with_stopper, own_se)
     print(f"  {res['name']}: {time.time() - start:.0f} s", flush=True)
     return res
 
@@ -334,10 +341,11 @@ def render(results: list[dict[str, Any]], args: argparse.Namespace, info: dict[s
     if any(r["arm"] == f"{default} | out" for r in rows):
         lines += ["", "Compute of the stopper alone over compute of stopper + pruning "
                   "(totals over runs; > 1: the pair is cheaper):", ""]
+        alone = next(r for r in rows if r["arm"] == "none | out")
         lines.append("| pruning | pruned trials in the criterion | fold evaluations | trial time "
-                     "| mean RYC (stopper alone: "
-                     f"{next(r for r in rows if r['arm'] == 'none | out')['ryc_mean']:.4f}) |")
-        lines.append("|---|---|---|---|---|")
+                     f"| mean RYC (stopper alone: {alone['ryc_mean']:.4f}) | trials started "
+                     f"(stopper alone: {alone['es']:.1f}) |")
+        lines.append("|---|---|---|---|---|---|")
         for row in rows:
             rule, mode = row["arm"].split(" | ")
             if mode == "-" or rule == "none":
@@ -345,7 +353,7 @@ def render(results: list[dict[str, Any]], args: argparse.Namespace, info: dict[s
             lines.append(
                 f"| {rule} | {mode} | {ratio(results, row['arm'], 'none | out', 'folds'):.2f}x "
                 f"| {ratio(results, row['arm'], 'none | out', 'seconds'):.2f}x "
-                f"| {row['ryc_mean']:.4f} |"
+                f"| {row['ryc_mean']:.4f} | {row['es']:.1f} |"
             )
     lines.append("")
     return "\n".join(lines)
@@ -360,11 +368,21 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--default", type=float, default=DEFAULT_CONFIDENCE,
                         help="the confidence compared in the stopper table")
     parser.add_argument("--no-stopper", action="store_true", help="pruning-only arms")
+    parser.add_argument("--own-se", action="store_true",
+                        help="also the rule as issue 12 measured it (own se from 2 folds)")
+    parser.add_argument("--render", metavar="RAW_JSON",
+                        help="only render the table again from a run's raw results")
     parser.add_argument("--limit", type=int, default=0, help="first N runs only (smoke test)")
     parser.add_argument("--out", default=str(RESULTS / "pruning.md"))
     args = parser.parse_args(argv)
     args.command = "python benchmarks/pruning.py " + " ".join(argv if argv is not None
                                                               else sys.argv[1:])
+    if args.render:
+        raw = json.loads(Path(args.render).read_text())
+        args.command = raw["command"]
+        text = render(raw["runs"], args, raw["provenance"], raw.get("elapsed_s", math.nan))
+        _bench.write_report(text, args.out)
+        return
     paths = sorted(glob.glob(args.runs))
     if args.limit:
         paths = paths[: args.limit]
@@ -372,7 +390,7 @@ def main(argv: list[str] | None = None) -> None:
         parser.error(f"--runs {args.runs!r} matches no file")
     info = provenance()
     start = time.time()
-    jobs = [(p, tuple(args.confidence), not args.no_stopper) for p in paths]
+    jobs = [(p, tuple(args.confidence), not args.no_stopper, args.own_se) for p in paths]
     if args.jobs > 1:
         import multiprocessing as mp
 
@@ -382,7 +400,8 @@ def main(argv: list[str] | None = None) -> None:
         results = [_job(j) for j in jobs]
     elapsed = time.time() - start
     raw = Path(args.out).with_suffix(".json")
-    raw.write_text(json.dumps({"command": args.command, "provenance": info, "runs": results}))
+    raw.write_text(json.dumps({"command": args.command, "provenance": info,
+                               "elapsed_s": elapsed, "runs": results}))
     _bench.write_report(render(results, args, info, elapsed), args.out)
 
 
