@@ -84,6 +84,8 @@ class TuneEvents:
             self.log_dir = internals.experiment_dir(storage)
         with self._lock:
             self._started.add(trial_id)
+            if trial_id not in self._ended:  # running from its start, not its first result
+                self._active.add(trial_id)
 
     def _on_callback_result(
         self: AutoTermStopper, trial_id: str, result: dict[str, Any], storage: Any

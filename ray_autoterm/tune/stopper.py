@@ -401,10 +401,11 @@ class AutoTermStopper(TuneEvents, Stopper):
         if decision.error_source == "none":
             logger.error("ray-autoterm stops the experiment: %s", decision.reason)
             return
-        running = len(self.running_at_stop)
+        history = self._state.history  # running: reported, and not all folds in yet
+        running = sum(not (t in history and history[t].complete) for t in self.running_at_stop)
         logger.info(
             "ray-autoterm stops the experiment after %d trials with usable fold scores (%d "
-            "more running): the regret bound %.4g is below the statistical error %.4g. "
+            "more were running): the regret bound %.4g is below the statistical error %.4g. "
             "Incumbent: trial %s, mean %s = %.6g, config %s.",
             decision.num_trials, running, decision.regret_bound, decision.statistical_error,
             decision.incumbent_trial_id, self.cv_scores_key, decision.incumbent_value,
