@@ -53,6 +53,8 @@ if TYPE_CHECKING:  # what the lazy names resolve to, for type checkers and IDEs
     from ray_autoterm.tune.sklearn import cross_validate_and_report, cross_validate_folds
     from ray_autoterm.tune.stopper import AutoTermStopper
     from ray_autoterm.tune.train import cross_validate_with_trainer
+    from ray_autoterm.criterion.pruning import FoldPruner
+    from ray_autoterm.tune.scheduler import FoldPruningScheduler
 
 __version__ = "0.1.0"
 
@@ -86,6 +88,8 @@ _LAZY: dict[str, str] = {
     "cross_validate_and_report": "ray_autoterm.tune.sklearn",
     "cross_validate_folds": "ray_autoterm.tune.sklearn",
     "cross_validate_with_trainer": "ray_autoterm.tune.train",
+    "FoldPruner": "ray_autoterm.criterion.pruning",
+    "FoldPruningScheduler": "ray_autoterm.tune.scheduler",
 }
 
 __all__ = [
@@ -98,6 +102,8 @@ __all__ = [
     "DECISION_LOG_NAME",
     "Decision",
     "FixedThreshold",
+    "FoldPruner",
+    "FoldPruningScheduler",
     "GPFitError",
     "GPFitter",
     "History",
