@@ -49,6 +49,7 @@ import json
 import os
 import pickle
 import platform
+import shlex
 import shutil
 import subprocess
 import sys
@@ -122,6 +123,22 @@ class TimedStopper(AutoTermStopper):
         return out
 
 
+class TimedSearcher(AutoTermSearcher):
+    """``AutoTermSearcher`` that notes when each ``suggest`` ran (Tune calls it on its own
+    thread, once per loop step, before it checks ``stop_all()``)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.calls: list[tuple[float, float]] = []
+
+    def suggest(self, trial_id: str) -> Any:
+        start = time.time()
+        try:
+            return super().suggest(trial_id)
+        finally:
+            self.calls.append((start, time.time()))
+
+
 def replay_criterion(stopper: AutoTermStopper) -> Any:
     """The stopper's criterion with all its settings, but a cold GP fitter and no caches: what a
     fresh ``background=False`` stopper would evaluate."""
@@ -135,14 +152,25 @@ def replay_criterion(stopper: AutoTermStopper) -> Any:
     return criterion
 
 
-def synchronous_stop(stopper: AutoTermStopper, records: list, space: Any) -> int | None:
-    """First ``t`` at which the criterion fires on the first ``t`` records (completion order)."""
+def synchronous_stop(stopper: AutoTermStopper, records: list, space: Any,
+                     check: list[int]) -> tuple[int | None, dict[int, bool]]:
+    """First ``t`` at which the criterion fires on the first ``t`` records (completion order),
+    and, continuing past it, what the replay says at each ``t`` in ``check`` (the trial counts
+    of the real run's later decisions): a real decision that did not fire where the replay
+    does shows the criterion's own variation (a GP refitted at other points), not a delay."""
     criterion = replay_criterion(stopper)
     usable = [r for r in records if criterion.usable(r)]
+    sync = None
     for t in range(1, len(usable) + 1):
         if criterion.evaluate(usable[:t], space).should_stop:
-            return t
-    return None
+            sync = t
+            break
+    later = {}
+    if sync is not None:
+        for t in sorted(set(check)):
+            if sync < t <= len(usable):
+                later[t] = bool(criterion.evaluate(usable[:t], space).should_stop)
+    return sync, later
 
 
 # --------------------------------------------------------------------------- one run
@@ -154,7 +182,7 @@ def run_once(spec: dict[str, Any]) -> dict[str, Any]:
     space = param_space(duration)
     search_alg: Any
     if searcher == "linked":
-        search_alg = AutoTermSearcher(space, seed=args.seed)
+        search_alg = TimedSearcher(space, seed=args.seed)
         stopper = TimedStopper(searcher=search_alg)
     else:
         stopper = TimedStopper(param_space=space)
@@ -196,7 +224,8 @@ def run_once(spec: dict[str, Any]) -> dict[str, Any]:
     from ray_autoterm.space import SearchSpace
 
     stopper.wait_for_decision(timeout=30)  # let the worker finish before the criterion is copied
-    sync = synchronous_stop(stopper, records, SearchSpace.from_param_space(space))
+    check = [d.num_trials for d in decisions if fired is None or d.num_trials <= fired.num_trials]
+    sync, later = synchronous_stop(stopper, records, SearchSpace.from_param_space(space), check)
     out: dict[str, Any] = {
         "duration": duration, "concurrency": concurrency, "searcher": searcher,
         "samples": args.samples, "wall_s": end - start, "load": (load0 + os.getloadavg()[0]) / 2,
@@ -206,8 +235,23 @@ def run_once(spec: dict[str, Any]) -> dict[str, Any]:
         "decision_wall_s": [round(d.wall_time_s, 3) for d in decisions],
         "capped": stop_time is None and end - start >= args.run_cap - 1,
         "stopper_callback": len(callbacks) > 1,
+        # The real decisions after the synchronous stop that did not fire, and whether the
+        # replay fires at the same trial counts.
+        "replay_at_later_decisions": {str(t): v for t, v in later.items()},
     }
     done_at = [clock.done_at.get(r.trial_id) for r in records]
+    # The trials in completion order (their folds are ``folds(config)``), to redo the replay.
+    out["trials"] = [[r.config["a"], r.config["b"],
+                      None if t is None else round(t - start, 3)] for r, t in zip(records, done_at)]
+    if isinstance(search_alg, TimedSearcher):
+        calls = list(search_alg.calls)
+        out["suggest_s"] = {"count": len(calls), "total": sum(b - a for a, b in calls),
+                            "max": max((b - a for a, b in calls), default=0.0)}
+        if fired is not None:
+            # The proposal Tune was computing when the stopper fired: Tune checks stop_all()
+            # only once it returns.
+            busy = [b - fired.timestamp for a, b in calls if a <= fired.timestamp < b]
+            out["suggest_after_fire_s"] = busy[0] if busy else 0.0
     if stop_time is not None:
         out["completed_at_stop_all"] = sum(1 for t in done_at if t is not None and t <= stop_time)
     if sync is not None:
@@ -230,7 +274,7 @@ def cell(r: dict[str, Any]) -> list[str]:
 
     if "failed" in r:
         return [f"{r['duration']:g}", str(r["concurrency"]), LABELS[r["searcher"]],
-                f"run failed ({r['failed']})", *["—"] * 9]
+                f"run failed ({r['failed']})", *["—"] * 10]
     sync = r["sync_stop"]
     fired = r["fired_at"]
     if fired is None:
@@ -238,6 +282,8 @@ def cell(r: dict[str, Any]) -> list[str]:
     else:
         fired_s = str(fired)
     decided = "—" if r.get("decision_lag_s") is None else f"{r['decision_lag_s']:.1f}"
+    later = r.get("replay_at_later_decisions")
+    later_s = "—" if not later else f"{sum(later.values())}/{len(later)}"
     if sync is None:
         lag_t, lag_s = "sync never fired", "—"
     else:
@@ -250,7 +296,7 @@ def cell(r: dict[str, Any]) -> list[str]:
             lag_s = "—"
     return [f"{r['duration']:g}", str(r["concurrency"]), LABELS[r["searcher"]], n(sync),
             fired_s, n(r.get("completed_at_stop_all")), str(r["completed_at_end"]), lag_t,
-            decided, lag_s, str(r["num_decisions"]), f"{r['wall_s']:.0f}", f"{r['load']:.1f}"]
+            decided, lag_s, later_s, str(r["num_decisions"]), f"{r['wall_s']:.0f}", f"{r['load']:.1f}"]
 
 
 def render(data: dict[str, Any]) -> str:
@@ -277,11 +323,14 @@ def render(data: dict[str, Any]) -> str:
         "firing decision. *lag (s)*: from the completion of the sync-th trial to `stop_all()` "
         "turning True; *no stop*: Tune ended by running out of samples, the lag is at least "
         "the time to the end of `fit()`. *decisions*: decisions made by the time `fit()` "
-        "returned. Seconds are inflated by the other jobs on this machine (load avg column: "
+        "returned. *replay stops at later decisions*: of the real run's decisions after the "
+        "sync stop that did not fire (and the firing one), at how many trial counts the replay "
+        "fires (a real decision that did not fire where the replay does is the criterion's "
+        "own variation, e.g. a GP refitted at other points, not a delay). Seconds are inflated by the other jobs on this machine (load avg column: "
         "the 1-minute load average, on 2 cores).\n")
     head = ["duration s", "concurrency", "searcher", "sync stop", "fired at", "at stop_all",
-            "at end", "lag (trials)", "decided (s)", "lag (s)", "decisions", "run s",
-            "load avg"]
+            "at end", "lag (trials)", "decided (s)", "lag (s)", "replay stops at later "
+            "decisions", "decisions", "run s", "load avg"]
     out.append("| " + " | ".join(head) + " |")
     out.append("|" + "---|" * len(head))
     for r in runs:
@@ -370,7 +419,7 @@ def main(argv: list[str] | None = None) -> int:
         args.skipped.append("duration 5 s at concurrency 1")
     # The code as it was when the run started.
     args.code = args.code or _bench.describe(_bench.provenance())
-    command = "python benchmarks/lag.py" + (" " + " ".join(sys.argv[1:]) if argv is None
+    command = "python benchmarks/lag.py" + (" " + shlex.join(sys.argv[1:]) if argv is None
                                             and sys.argv[1:] else "")
 
     from ray.cluster_utils import Cluster
