@@ -15,6 +15,7 @@ from ray import tune
 from ray.cloudpickle import register_pickle_by_value
 from sklearn.base import BaseEstimator
 
+import cluster_utils as cu  # pickled by value: workers cannot import tests/
 import tune_objectives as obj
 from ray_autoterm import AutoTermSearcher, AutoTermStopper
 from ray_autoterm.criterion.pruning import FoldPruner
@@ -240,3 +241,84 @@ def test_bad_arguments_fail_at_construction():
     for kwargs, name in cases:
         with pytest.raises(InvalidArgumentError, match=f"`{name}`"):
             FoldPruningScheduler(**kwargs)
+
+
+# ----------------------------------------------------------------------------- node kill
+# Last in the module: the 3-node cluster replaces the local instance (see cluster_utils.py).
+def spread_streaming(config, marker_dir: str, victim: str | None = None) -> None:
+    """``cluster_utils.spread_quadratic`` with streamed folds: on the node ``victim`` the trial
+    reports one fold, then hangs until the test kills the node."""
+    from ray_autoterm import report_fold
+
+    here = cu.node_id()
+    folds = cu.folds_for(config)
+    open(os.path.join(marker_dir, here), "w").close()
+    if here == victim:
+        report_fold(0, folds[0], num_folds=5)
+        time.sleep(600)
+    deadline = time.monotonic() + 60
+    while len(os.listdir(marker_dir)) < 3 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    for i, loss in enumerate(folds):
+        report_fold(i, loss, num_folds=5, node=here)
+
+
+class Ended(tune.Callback):
+    def __init__(self) -> None:
+        self.times: list[tuple[float, str]] = []
+
+    def on_trial_complete(self, iteration, trials, trial, **info):
+        self.times.append((time.time(), trial.trial_id))
+
+
+@pytest.mark.cluster
+def test_scheduler_alone_keeps_pruning_after_a_node_dies(tmp_path):
+    import threading
+
+    cluster = cu.start_cluster()
+    try:
+        victim = next(iter(cluster.worker_nodes))
+        markers = tmp_path / "markers"
+        markers.mkdir()
+        ended, killed = Ended(), {}
+
+        def kill_victim() -> None:
+            deadline = time.monotonic() + 120
+            while time.monotonic() < deadline and not (
+                len(ended.times) >= 12 and (markers / victim.node_id).exists()
+            ):
+                time.sleep(0.05)
+            if (markers / victim.node_id).exists():
+                killed["at"] = time.time()
+                cluster.remove_node(victim, allow_graceful=False)
+
+        scheduler = FoldPruningScheduler(min_trials=5)  # alone, with Tune's random search
+        trainable = tune.with_resources(
+            tune.with_parameters(spread_streaming, marker_dir=str(markers),
+                                 victim=victim.node_id),
+            {"cpu": cu.CPUS_PER_NODE},
+        )
+        killer = threading.Thread(target=kill_victim, daemon=True)
+        killer.start()
+        analysis = tune.run(
+            trainable, config=cu.SPACE, scheduler=scheduler, num_samples=40,
+            reuse_actors=True, max_failures=3, raise_on_failed_trial=False, callbacks=[ended],
+            storage_path=str(tmp_path), name="node_killed", verbose=0,
+        )
+        killer.join(timeout=30)
+        assert "at" in killed, "no trial ran on the victim node"
+        assert victim.node_id not in cu.alive_node_ids()
+        assert any(t.num_failures >= 1 for t in analysis.trials), "the hung trial was retried"
+        after = {tid for at, tid in ended.times if at > killed["at"]}
+        assert after & set(scheduler.pruned), "pruning went on after the node died"
+        history = scheduler.history
+        for t in analysis.trials:
+            if t.status != "TERMINATED":
+                continue
+            rec = history[t.trial_id]
+            if t.trial_id in scheduler.pruned:
+                assert rec.pruned and rec.complete and 1 <= len(rec.folds_measured) < 5
+            else:
+                assert not rec.pruned and rec.fold_scores == pytest.approx(cu.folds_for(t.config))
+    finally:
+        cu.stop_cluster(cluster)
