@@ -346,6 +346,38 @@ def render(data: dict[str, Any]) -> str:
     return "\n".join(out) + "\n"
 
 
+def compare(before: list[dict[str, Any]], after: list[dict[str, Any]]) -> str:
+    """Side by side: sync stop -> fired at (lag in trials; lag in s) of two sets of runs."""
+    def key(r: dict[str, Any]) -> tuple[float, int, str]:
+        return (r["duration"], r["concurrency"], r["searcher"])
+
+    def short(r: dict[str, Any] | None) -> str:
+        if r is None:
+            return "not run"
+        if "failed" in r:
+            return "failed"
+        sync, fired = r["sync_stop"], r["fired_at"]
+        stop = "no stop" if r.get("completed_at_stop_all") is None else ""
+        if sync is None:
+            return f"sync never fired; fired at {fired}"
+        lag_s = (f"{r['lag_s']:.1f} s" if "lag_s" in r
+                 else f">= {r['lag_s_at_least']:.1f} s" if "lag_s_at_least" in r else "—")
+        lag_t = "—" if r.get("lag_trials") is None else f"{r['lag_trials']:+d}"
+        return (f"{sync} → {fired if fired is not None else 'never'}"
+                f"{' (' + stop + ')' if stop else ''}: **{lag_t}**, {lag_s}")
+
+    b = {key(r): r for r in before}
+    a = {key(r): r for r in after}
+    rows = ["| duration s | concurrency | searcher | before: sync → fired: lag, lag s | "
+            "decisions | after: sync → fired: lag, lag s | decisions |", "|---|---|---|---|---|---|---|"]
+    for k in sorted(set(a) | set(b), key=lambda k: (k[0], k[1], SEARCHERS.index(k[2]))):
+        rb, ra = b.get(k), a.get(k)
+        rows.append(f"| {k[0]:g} | {k[1]} | {LABELS[k[2]]} | {short(rb)} | "
+                    f"{rb.get('num_decisions', '—') if rb else '—'} | {short(ra)} | "
+                    f"{ra.get('num_decisions', '—') if ra else '—'} |")
+    return "\n".join(rows) + "\n"
+
+
 def run_child(spec: dict[str, Any], address: str) -> dict[str, Any]:
     """Run one experiment in a fresh driver process joined to the cluster, as a user's script
     would (cold imports and a cold first GP fit included)."""
@@ -397,9 +429,16 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--out", default=str(Path(__file__).parent / "results" / "lag.md"))
     p.add_argument("--render", default=None, metavar="JSON",
                    help="only redo the report from a saved lag.json (to --out)")
+    p.add_argument("--compare", nargs=2, default=None, metavar=("BEFORE", "AFTER"),
+                   help="print two saved sets of runs side by side (comma lists of JSON files)")
     args = p.parse_args(argv)
     if args.child:
         return child_main(args)
+    if args.compare:
+        sets = [[r for f in arg.split(",") for r in json.loads(Path(f).read_text())["runs"]]
+                for arg in args.compare]
+        print(compare(*sets))
+        return 0
     if args.render:
         _bench.write_report(render(json.loads(Path(args.render).read_text())), args.out)
         return 0
