@@ -36,7 +36,7 @@ def _random_history(n: int, sign: float = 1.0, seed: int = 0, noise: float = 0.0
 def _bo_loop(f: Callable[[dict], float], noise: float, max_trials: int, **kw) -> tuple[int, Decision]:
     """``propose`` (given ``kw``), the criterion after every trial from the 20th; ends at a stop."""
     rng, fitter, history = np.random.default_rng(0), GPFitter(), History()
-    criterion = AutoTermCriterion(fitter=fitter)
+    criterion = AutoTermCriterion(rule="paper", fitter=fitter)
     X: list[np.ndarray] = []
     Y: list[float] = []
     for i in range(max_trials):  # max_trials >= 20, so `decision` is set at the end
@@ -73,8 +73,8 @@ def test_does_not_stop_early_on_a_noiseless_function() -> None:
 
 
 def test_mode_max_gives_the_decision_of_the_negated_metric() -> None:
-    low = AutoTermCriterion(mode="min").evaluate(_random_history(24), SPACE_2D)
-    high = AutoTermCriterion(mode="max").evaluate(_random_history(24, sign=-1.0), SPACE_2D)
+    low = AutoTermCriterion(rule="paper", mode="min").evaluate(_random_history(24), SPACE_2D)
+    high = AutoTermCriterion(rule="paper", mode="max").evaluate(_random_history(24, sign=-1.0), SPACE_2D)
     assert high.mode == "max" and high.incumbent_trial_id == low.incumbent_trial_id
     assert high.should_stop == low.should_stop
     for field in ("regret_bound", "statistical_error", "min_ucb", "min_lcb", "beta"):
@@ -90,7 +90,7 @@ def test_categorical_space_on_a_real_fit() -> None:
     for i in range(22):
         cfg, offset = {"x": float(rng.random()), "kind": "abc"[i % 3]}, (0.0, 0.2, 0.5)[i % 3]
         h.add(str(i), cfg, list((cfg["x"] - 0.4) ** 2 + offset + 0.02 * rng.standard_normal(5)))
-    d = AutoTermCriterion().evaluate(h, space)
+    d = AutoTermCriterion(rule="paper").evaluate(h, space)
     assert d.fit_ok and np.isfinite(d.regret_bound) and d.regret_bound >= 0 and d.num_fit == 20
     assert d.beta == regret_bound_beta(2, 20)  # d counts hyperparameters, not one-hot columns
 
@@ -98,7 +98,7 @@ def test_categorical_space_on_a_real_fit() -> None:
 @pytest.mark.parametrize("mode", ["min", "max"])
 def test_never_stops_before_min_trials(mode: str) -> None:
     records = _random_history(23, sign=1.0 if mode == "min" else -1.0).completed()
-    criterion = AutoTermCriterion(mode=mode, min_trials=22, threshold=1e3)
+    criterion = AutoTermCriterion(rule="paper", mode=mode, min_trials=22, threshold=1e3)
     for n in (1, 2, 3, 21, 22, 23):
         d = criterion.evaluate(records[:n], SPACE_2D)
         assert d.num_trials == n and d.should_stop == (n >= 22)
@@ -106,14 +106,14 @@ def test_never_stops_before_min_trials(mode: str) -> None:
 
 def test_bound_equal_to_error_does_not_stop(monkeypatch: pytest.MonkeyPatch) -> None:
     h = _random_history(20)
-    bound = AutoTermCriterion(threshold=1e3).evaluate(h, SPACE_2D).regret_bound  # a real fit
-    d = AutoTermCriterion(threshold=bound).evaluate(h, SPACE_2D)
+    bound = AutoTermCriterion(rule="paper", threshold=1e3).evaluate(h, SPACE_2D).regret_bound  # a real fit
+    d = AutoTermCriterion(rule="paper", threshold=bound).evaluate(h, SPACE_2D)
     assert d.regret_bound == bound and not d.should_stop and "at or above" in d.reason
     # The Optuna-style double: a fixed threshold against a bound of exactly 0.25.
     fixed = RegretBound(beta=1.0, min_ucb=0.75, min_lcb=0.5, argmin_lcb=np.zeros(2))
     monkeypatch.setattr(terminator, "regret_bound", lambda *args, **kwargs: fixed)
-    assert not AutoTermCriterion(threshold=0.25).evaluate(h, SPACE_2D).should_stop
-    assert AutoTermCriterion(threshold=0.2500001).evaluate(h, SPACE_2D).should_stop
+    assert not AutoTermCriterion(rule="paper", threshold=0.25).evaluate(h, SPACE_2D).should_stop
+    assert AutoTermCriterion(rule="paper", threshold=0.2500001).evaluate(h, SPACE_2D).should_stop
 
 
 class _FailingFitter(GPFitter):
@@ -122,7 +122,7 @@ class _FailingFitter(GPFitter):
 
 
 def test_failed_fit_fails_open() -> None:
-    d = AutoTermCriterion(threshold=1e3, fitter=_FailingFitter()).evaluate(_random_history(25), SPACE_2D)
+    d = AutoTermCriterion(rule="paper", threshold=1e3, fitter=_FailingFitter()).evaluate(_random_history(25), SPACE_2D)
     assert not d.should_stop and not d.fit_ok and "no fit today" in d.reason
     assert d.regret_bound is None and d.statistical_error == 1e3
 
@@ -133,11 +133,11 @@ def test_non_finite_and_single_fold_records_are_skipped(mode: str) -> None:
     h = _random_history(21, sign=sign)
     for i, folds in enumerate(([-sign * np.inf, 0.1], [np.nan, 0.1], [np.inf, np.inf], [-sign * 1e3])):
         h.add(f"bad{i}", {"a": 0.5, "b": 0.5}, folds)
-    d = AutoTermCriterion(mode=mode).evaluate(h, SPACE_2D)
-    clean = AutoTermCriterion(mode=mode).evaluate(_random_history(21, sign=sign), SPACE_2D)
+    d = AutoTermCriterion(rule="paper", mode=mode).evaluate(h, SPACE_2D)
+    clean = AutoTermCriterion(rule="paper", mode=mode).evaluate(_random_history(21, sign=sign), SPACE_2D)
     assert d.num_trials == 21 and not d.incumbent_trial_id.startswith("bad")
     assert d.regret_bound == pytest.approx(clean.regret_bound, rel=1e-9)
-    assert AutoTermCriterion().evaluate(History()).num_trials == 0
+    assert AutoTermCriterion(rule="paper").evaluate(History()).num_trials == 0
 
 
 @pytest.mark.parametrize(
@@ -149,16 +149,16 @@ def test_non_finite_and_single_fold_records_are_skipped(mode: str) -> None:
 def test_bad_arguments_raise_naming_argument_and_value(name: str, value: object) -> None:
     match = rf"^The `{name}` argument must be .*; got {re.escape(repr(value))} instead\.$"
     with pytest.raises(ValueError, match=match):
-        AutoTermCriterion(**{name: value})
+        AutoTermCriterion(rule="paper", **{name: value})
     with pytest.raises(ValueError, match=r"`threshold` argument must be None when `val_train_ratio`"):
-        AutoTermCriterion(threshold=0.1, val_train_ratio=0.2)
+        AutoTermCriterion(rule="paper", threshold=0.1, val_train_ratio=0.2)
 
 
 def test_screened_bounds_give_the_same_decisions_as_exact_ones() -> None:
     """``exact_bound=False`` skips the LCB minimisation only where it cannot change Eq. 10."""
     history = _random_history(45, seed=7, noise=0.03)
     records = history.completed()
-    lazy, exact = AutoTermCriterion(), AutoTermCriterion(exact_bound=True)
+    lazy, exact = AutoTermCriterion(rule="paper"), AutoTermCriterion(rule="paper", exact_bound=True)
     skipped = 0
     for n in range(20, 46):
         a, b = lazy.evaluate(records[:n], SPACE_2D), exact.evaluate(records[:n], SPACE_2D)

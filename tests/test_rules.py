@@ -214,6 +214,20 @@ def test_every_rule_records_its_name_error_and_reason() -> None:
         "emsr-gap threshold")
 
 
+def test_the_default_rule_is_prb_pooled_three_in_a_row() -> None:
+    crit = AutoTermCriterion()
+    assert (crit.rule, crit.test, crit.error, crit.consecutive, crit.prb_delta, crit.pool) == (
+        "prb-pooled", "prb", "pooled", 3, 0.3, 5)
+    assert AutoTermCriterion(rule="prb").prb_delta == 0.05  # Wilson's
+    assert AutoTermCriterion(prb_delta=0.1).prb_delta == 0.1
+    records = _history(40, noise=0.3).completed()
+    held = []
+    for n in range(20, 41):
+        d = crit.evaluate(records[:n], SPACE_2D)
+        held.append(d.regret_bound <= d.statistical_error)  # the 70% quantile <= pooled ε
+        assert d.should_stop == (len(held) >= 3 and all(held[-3:])), n
+
+
 def test_paper_rule_is_the_eq_10_decision() -> None:
     h = _history(30)
     paper = AutoTermCriterion(rule="paper", exact_bound=True).evaluate(h, SPACE_2D)
@@ -292,7 +306,7 @@ def test_gap_decision_is_the_formula_on_the_two_fits() -> None:
 
 def test_consecutive_decisions_delay_the_stop_by_one() -> None:
     records = _history(34, noise=0.3).completed()  # the test first holds at 31 (seeded)
-    once, twice = AutoTermCriterion(), AutoTermCriterion(consecutive=2)
+    once, twice = AutoTermCriterion(rule="paper"), AutoTermCriterion(rule="paper", consecutive=2)
     held, first_once, first_twice = [], None, None
     for n in range(20, 35):
         a, b = once.evaluate(records[:n], SPACE_2D), twice.evaluate(records[:n], SPACE_2D)
@@ -338,5 +352,5 @@ def test_the_report_names_the_rule_and_the_error() -> None:
     stopped = Decision(22, True, "x", regret_bound=0.01, statistical_error=0.02,
                        error_source="pooled", rule="pooled")
     assert 'Rule: "pooled", error: pooled.' in summarize([d], [])
-    line = 'Stopped after 22 completed trials (rule "pooled"): regret bound 0.01 < pooled error'
+    line = '(rule "pooled"): regret bound 0.01 < pooled error'
     assert line in summarize([d, stopped], [])

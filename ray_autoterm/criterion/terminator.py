@@ -51,7 +51,7 @@ logger = logging.getLogger(__name__)
 # reports the error (the rule cannot stop before ``min_trials`` anyway).
 _MIN_POINTS_FOR_BOUND = 3
 
-DEFAULT_RULE = "paper"
+DEFAULT_RULE = "prb-pooled"
 """The rule ``AutoTermCriterion`` uses unless told otherwise (see ``rules.RULES``)."""
 
 _ERROR_WORDS = {
@@ -63,13 +63,17 @@ _ERROR_WORDS = {
 
 
 class AutoTermCriterion:
-    """Decides whether to stop, from the trials completed so far (Eq. 8–10).
+    """Decides whether to stop, from the trials completed so far (Eq. 8–10 and successors).
 
-    At each evaluation: the incumbent ``γ*_t`` is the trial with the best mean fold value; its
-    statistical error ``ε`` comes from Eq. 9 (or is the fixed ``threshold``); a GP is fitted on
-    the best half of the trials (at least ``min_fit``); the regret bound ``r̄_t`` of Eq. 8 is
-    computed with ``β_t`` of Appendix A.2.3; and the rule stops once ``t >= min_trials`` and
-    ``r̄_t < ε`` (Eq. 10; equality does not stop). A failed GP fit never stops (fail open).
+    With ``rule="paper"``, at each evaluation: the incumbent ``γ*_t`` is the trial with the best
+    mean fold value; its statistical error ``ε`` comes from Eq. 9 (or is the fixed
+    ``threshold``); a GP is fitted on the best half of the trials (at least ``min_fit``); the
+    regret bound ``r̄_t`` of Eq. 8 is computed with ``β_t`` of Appendix A.2.3; and the rule
+    stops once ``t >= min_trials`` and ``r̄_t < ε`` (Eq. 10; equality does not stop). The
+    default ``rule="prb-pooled"`` fits the same GP, but stops once ``P(regret of γ*_t <= ε) >=
+    0.7`` under it (Wilson 2024), ``ε`` pooled over the best 5 trials, at 3 decisions in a row
+    (see ``rule`` and :mod:`ray_autoterm.criterion.rules`). A failed GP fit never stops (fail
+    open).
 
     Args:
         mode: ``"min"`` if the fold values are losses, ``"max"`` if they are scores (negated).
@@ -93,8 +97,12 @@ class AutoTermCriterion:
         raw_samples: Quasi-random points screened for those restarts.
         seed: Seeds the LCB minimisation's screening (BoTorch's fit is deterministic).
         fitter: A :class:`~ray_autoterm.gp.GPFitter` to share with a searcher.
-        rule: Which stopping rule, by name (:data:`ray_autoterm.criterion.rules.RULES`):
-            ``"paper"`` is Eq. 8-10 exactly; ``"paired"`` and ``"pooled"`` compare the same
+        rule: Which stopping rule, by name (:data:`ray_autoterm.criterion.rules.RULES`).
+            The default ``"prb-pooled"`` stops once, at 3 consecutive decisions, the GP gives
+            probability >= 0.7 that the incumbent's regret is below the CV error pooled over
+            the best 5 trials (chosen on the precise benchmark,
+            ``benchmarks/results/precise/study-rules.md``). ``"paper"`` is Eq. 8-10 exactly
+            (the description above); ``"paired"`` and ``"pooled"`` compare the same
             bound with another error (:func:`~ray_autoterm.criterion.rules.paired_error`,
             :func:`~ray_autoterm.criterion.rules.pooled_error`); ``"cv-noise"`` fits the
             bound's GP with each trial's Eq. 9 variance as known noise; ``"prb"`` is Wilson
@@ -107,7 +115,8 @@ class AutoTermCriterion:
             rule's test must hold at before it stops (the rules' default is 1).
         rivals: ``"paired"``: the incumbent is compared with the next ``rivals`` best trials.
         pool: ``"pooled"``: the error is pooled over the best ``pool`` trials.
-        prb_delta: ``"prb"``: stop once ``P(regret <= ε) >= 1 − prb_delta``.
+        prb_delta: ``"prb"`` rules: stop once ``P(regret <= ε) >= 1 − prb_delta``; ``None``
+            is the rule's own (0.05 for ``"prb"``, Wilson's; 0.3 for ``"prb-pooled"``).
         prb_samples: ``"prb"``: posterior samples (seeded quasi-random).
         gap_delta: ``"emsr-gap"``: ``δ`` of the automatic threshold.
 
@@ -150,7 +159,7 @@ class AutoTermCriterion:
         consecutive: int | None = None,
         rivals: int = 5,
         pool: int = 5,
-        prb_delta: float = 0.05,
+        prb_delta: float | None = None,
         prb_samples: int = 128,
         gap_delta: float = 0.1,
     ) -> None:
@@ -199,7 +208,8 @@ class AutoTermCriterion:
             "consecutive", consecutive)
         self.rivals = check_positive_int("rivals", rivals)
         self.pool = check_positive_int("pool", pool)
-        self.prb_delta = check_open_unit("prb_delta", prb_delta)
+        self.prb_delta = preset.prb_delta if prb_delta is None else check_open_unit(
+            "prb_delta", prb_delta)
         self.prb_samples = check_positive_int("prb_samples", prb_samples, minimum=8)
         self.gap_delta = check_open_unit("gap_delta", gap_delta)
         self._held: dict[int, bool] = {}  # trial count -> whether the test held there
@@ -424,7 +434,7 @@ class AutoTermCriterion:
             return decision(False, f"{n} of at least {self.min_trials} trials completed; the "
                             "rule does not stop sooner", **numbers)
         stop, streak = self._streak(n, p >= level)
-        head = (f"rule \"prb\": P(regret <= {what} {error:.4g}) = {p:.3f} "
+        head = (f"rule \"{self.rule}\": P(regret <= {what} {error:.4g}) = {p:.3f} "
                 f"({level:.0%} quantile of the regret {q:.4g})")
         if p >= level and not stop:
             return decision(False, self._waiting_streak(head, streak), **numbers)
