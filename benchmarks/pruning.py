@@ -6,7 +6,7 @@ the runs given with ``--runs``): every trial's config, fold losses, CV time and 
 loss, in the order the search ran them. Each run is replayed trial by trial and fold by fold
 (sequentially, as recorded): after each fold ``j < k`` of a trial a pruning rule may stop it; a
 stopped trial costs its proposal time plus ``j/k`` of its CV time (``fold_times_s`` where a run
-records them) and ``j`` fold evaluations. The configs are the recorded ones (a replay cannot
+records them: ``fold_time_s``) and ``j`` fold evaluations. The configs are the recorded ones (a replay cannot
 show how a searcher would have proposed differently after a pruned trial).
 
 Rules:
@@ -183,8 +183,9 @@ def rule_factories(k: int, confidences: tuple[float, ...],
 # --------------------------------------------------------------------------- replay
 def fold_times(trial: dict[str, Any], k: int) -> list[float]:
     """Per-fold CV seconds: recorded ones if the run has them, else the CV time split evenly."""
-    if trial.get("fold_times_s") and len(trial["fold_times_s"]) == k:
-        return [float(v) for v in trial["fold_times_s"]]
+    for key in ("fold_time_s", "fold_times_s"):
+        if trial.get(key) and len(trial[key]) == k:
+            return [float(v) for v in trial[key]]
     return [float(trial["time_cv_s"]) / k] * k
 
 
@@ -257,7 +258,7 @@ def run_arms(run: dict[str, Any], confidences: tuple[float, ...],
     torch.set_num_threads(1)
     warnings.filterwarnings("ignore")
     k = len(run["trials"][0]["fold_losses"])
-    space = run_space(run)
+    space = run_space(run) if with_stopper else None
     out: dict[str, Any] = {"name": run["name"], "k": k, "T": len(run["trials"]), "arms": {}}
     for name, make in rule_factories(k, confidences, own_se).items():
         modes: list[str | None] = [None]

@@ -165,6 +165,9 @@ def summarize(decisions: Sequence[Decision], trials: Sequence[dict[str, Any]],
                      f"{_g(last.statistical_error)} after {last.num_trials} trials "
                      f"({last.reason}).")
     inc = stop or last
+    if inc is not None and inc.num_pruned:
+        lines.append(f"Pruned: {inc.num_pruned} trials stopped after a fold or more "
+                     f"(FoldPruningScheduler), {inc.folds_saved} fold evaluations saved.")
     if inc is not None:
         lines.append(f"Rule: \"{inc.rule}\", error: {inc.error_source}.")
     if inc is not None and inc.incumbent_trial_id is not None:

@@ -208,6 +208,10 @@ def test_linked_scheduler_shares_pruned_trials_and_survives_restore(ray_local, t
     assert before, "some of the first 20 trials were pruned"
     for r in stopper.history.pruned():  # imputed: complete, in the GP, never the incumbent
         assert r.complete and len(r.fold_scores) == 5 and len(r.folds_measured) < 5
+    # The decisions (and their log, which `ray-autoterm report` reads) count the pruned trials.
+    last = stopper.decisions[-1]
+    assert last.num_pruned >= 1 and last.folds_saved >= last.num_pruned
+    assert all(d.incumbent_trial_id not in before for d in stopper.decisions)
     link = stopper._state.link_id
     del tuner, searcher, stopper, scheduler
     gc.collect()
@@ -226,6 +230,17 @@ def test_linked_scheduler_shares_pruned_trials_and_survives_restore(ray_local, t
     ran = streamed_folds([r for r in grid if r.metrics])
     for trial_id, (measured, _) in after.items():
         assert len(ran[trial_id]) == len(measured)
+
+
+def test_report_says_how_many_trials_were_pruned():
+    from ray_autoterm.criterion.decision import Decision
+    from ray_autoterm.report import summarize
+
+    d = Decision(num_trials=30, should_stop=True, reason="bound < error", regret_bound=0.01,
+                 statistical_error=0.02, num_pruned=12, folds_saved=40)
+    text = summarize([d], [])
+    assert "Pruned: 12 trials" in text and "40 fold evaluations saved" in text
+    assert "Pruned" not in summarize([Decision(num_trials=3, should_stop=False, reason="-")], [])
 
 
 def test_bad_arguments_fail_at_construction():

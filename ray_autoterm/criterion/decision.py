@@ -60,6 +60,9 @@ class Decision:
         timestamp: Unix time at which the decision was made.
         run_id: The run of the stopper that made it (one per ``Tuner.fit``; kept on restore),
             so that reruns under one experiment name never mix in the log.
+        num_pruned: Trials a ``FoldPruningScheduler`` had stopped by then (they count in
+            ``num_trials`` when their folds are imputed, its default).
+        folds_saved: Fold evaluations those pruned trials did not run.
     """
 
     num_trials: int
@@ -84,6 +87,8 @@ class Decision:
     wall_time_s: float = 0.0
     timestamp: float = dataclasses.field(default_factory=time.time)
     run_id: str | None = None
+    num_pruned: int = 0
+    folds_saved: int = 0
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-serialisable dict (non-finite floats become ``None``)."""

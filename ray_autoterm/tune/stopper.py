@@ -375,6 +375,11 @@ class AutoTermStopper(TuneEvents, Stopper):
         self.decide()
 
     def _record(self, decision: Decision) -> None:
+        pruned = self._state.history.pruned()  # by a linked FoldPruningScheduler
+        if pruned:
+            k = len(decision.incumbent_fold_scores or []) or max(len(r.fold_scores) for r in pruned)
+            decision = dataclasses.replace(decision, num_pruned=len(pruned), folds_saved=sum(
+                max(k - len(r.folds_measured or []), 0) for r in pruned))
         with self._lock:
             self.decisions.append(decision)
             fired = decision.should_stop and self._state.fired is None
