@@ -214,18 +214,25 @@ def test_every_rule_records_its_name_error_and_reason() -> None:
         "emsr-gap threshold")
 
 
-def test_the_default_rule_is_prb_pooled_three_in_a_row() -> None:
+def test_the_default_rule_is_the_papers() -> None:
     crit = AutoTermCriterion()
-    assert (crit.rule, crit.test, crit.error, crit.consecutive, crit.prb_delta, crit.pool) == (
-        "prb-pooled", "prb", "pooled", 3, 0.3, 5)
+    assert (crit.rule, crit.test, crit.error, crit.noise, crit.consecutive) == (
+        "paper", "bound", "cv", "learned", 1)
     assert AutoTermCriterion(rule="prb").prb_delta == 0.05  # Wilson's
-    assert AutoTermCriterion(prb_delta=0.1).prb_delta == 0.1
+    assert AutoTermCriterion(rule="prb", prb_delta=0.3).prb_delta == 0.3
+
+
+def test_prb_with_pooled_error_and_three_in_a_row() -> None:
+    """A combination: the 70% quantile of the regret below the pooled error, 3 times in a row."""
+    crit = AutoTermCriterion(rule="prb", error="pooled", prb_delta=0.3, consecutive=3)
     records = _history(40, noise=0.3).completed()
     held = []
     for n in range(20, 41):
         d = crit.evaluate(records[:n], SPACE_2D)
+        assert d.error_source == "pooled" and d.rule == "prb"
         held.append(d.regret_bound <= d.statistical_error)  # the 70% quantile <= pooled ε
         assert d.should_stop == (len(held) >= 3 and all(held[-3:])), n
+    assert any(held)
 
 
 def test_paper_rule_is_the_eq_10_decision() -> None:

@@ -16,9 +16,7 @@ Tests (what decides):
 
 * ``"bound"``: Eq. 10, ``r̄_t < ε`` (the paper's);
 * ``"prb"``: Wilson (2024), stop when ``P(f(γ*_t) − min f <= ε) >= 1 − δ`` under the GP posterior
-  (:func:`regret_samples`, :func:`regret_probability`); ``"prb-pooled"`` (the default, chosen
-  on ``benchmarks/results/precise/study-rules.md``) takes the pooled error, ``δ = 0.3`` and
-  3 consecutive decisions;
+  (:func:`regret_samples`, :func:`regret_probability`);
 * ``"emsr-gap"``: Ishibashi et al. (AISTATS 2023), stop when the bound on the change of the
   expected minimum simple regret between consecutive steps falls below its own threshold
   (:func:`emsr_gap`, :func:`emsr_gap_threshold`).
@@ -72,9 +70,6 @@ RULES: dict[str, Rule] = {
                      "variance as known noise < the incumbent's CV error"),
     "prb": Rule(test="prb", description="probabilistic regret bound (Wilson 2024): "
                 "P(regret <= CV error) >= 1 - δ under the GP"),
-    "prb-pooled": Rule(test="prb", error="pooled", consecutive=3, prb_delta=0.3,
-                       description="P(regret <= the CV error pooled over the best 5) >= 0.7 "
-                       "under the GP, at 3 consecutive decisions"),
     "emsr-gap": Rule(test="emsr-gap", description="gap of expected minimum simple regrets "
                      "(Ishibashi et al. 2023) below its automatic threshold"),
 }

@@ -51,7 +51,7 @@ logger = logging.getLogger(__name__)
 # reports the error (the rule cannot stop before ``min_trials`` anyway).
 _MIN_POINTS_FOR_BOUND = 3
 
-DEFAULT_RULE = "prb-pooled"
+DEFAULT_RULE = "paper"
 """The rule ``AutoTermCriterion`` uses unless told otherwise (see ``rules.RULES``)."""
 
 _ERROR_WORDS = {
@@ -69,11 +69,10 @@ class AutoTermCriterion:
     mean fold value; its statistical error ``ε`` comes from Eq. 9 (or is the fixed
     ``threshold``); a GP is fitted on the best half of the trials (at least ``min_fit``); the
     regret bound ``r̄_t`` of Eq. 8 is computed with ``β_t`` of Appendix A.2.3; and the rule
-    stops once ``t >= min_trials`` and ``r̄_t < ε`` (Eq. 10; equality does not stop). The
-    default ``rule="prb-pooled"`` fits the same GP, but stops once ``P(regret of γ*_t <= ε) >=
-    0.7`` under it (Wilson 2024), ``ε`` pooled over the best 5 trials, at 3 decisions in a row
-    (see ``rule`` and :mod:`ray_autoterm.criterion.rules`). A failed GP fit never stops (fail
-    open).
+    stops once ``t >= min_trials`` and ``r̄_t < ε`` (Eq. 10; equality does not stop). This is
+    the default; the other rules (``rule``, :mod:`ray_autoterm.criterion.rules`) change the
+    error, the GP's noise, the test or the number of decisions. A failed GP fit never stops
+    (fail open).
 
     Args:
         mode: ``"min"`` if the fold values are losses, ``"max"`` if they are scores (negated).
@@ -98,11 +97,9 @@ class AutoTermCriterion:
         seed: Seeds the LCB minimisation's screening (BoTorch's fit is deterministic).
         fitter: A :class:`~ray_autoterm.gp.GPFitter` to share with a searcher.
         rule: Which stopping rule, by name (:data:`ray_autoterm.criterion.rules.RULES`).
-            The default ``"prb-pooled"`` stops once, at 3 consecutive decisions, the GP gives
-            probability >= 0.7 that the incumbent's regret is below the CV error pooled over
-            the best 5 trials (chosen on the precise benchmark,
-            ``benchmarks/results/precise/study-rules.md``). ``"paper"`` is Eq. 8-10 exactly
-            (the description above); ``"paired"`` and ``"pooled"`` compare the same
+            The default ``"paper"`` is Eq. 8-10 exactly (the description above; no other rule
+            was better on both time and accuracy in ``benchmarks/results/precise/
+            study-rules.md``); ``"paired"`` and ``"pooled"`` compare the same
             bound with another error (:func:`~ray_autoterm.criterion.rules.paired_error`,
             :func:`~ray_autoterm.criterion.rules.pooled_error`); ``"cv-noise"`` fits the
             bound's GP with each trial's Eq. 9 variance as known noise; ``"prb"`` is Wilson
@@ -115,8 +112,8 @@ class AutoTermCriterion:
             rule's test must hold at before it stops (the rules' default is 1).
         rivals: ``"paired"``: the incumbent is compared with the next ``rivals`` best trials.
         pool: ``"pooled"``: the error is pooled over the best ``pool`` trials.
-        prb_delta: ``"prb"`` rules: stop once ``P(regret <= ε) >= 1 − prb_delta``; ``None``
-            is the rule's own (0.05 for ``"prb"``, Wilson's; 0.3 for ``"prb-pooled"``).
+        prb_delta: ``"prb"``: stop once ``P(regret <= ε) >= 1 − prb_delta``; ``None`` is
+            the rule's own (0.05, Wilson's).
         prb_samples: ``"prb"``: posterior samples (seeded quasi-random).
         gap_delta: ``"emsr-gap"``: ``δ`` of the automatic threshold.
 
