@@ -34,6 +34,14 @@ stopper: the same trial as without pruning); RYC ``(y_T − y_es)/max(y_T, y_es)
 of the incumbent where the arm ended against the full run's (0 is best).
 
     python benchmarks/pruning.py --jobs 2
+
+``--cluster`` instead runs real Tune experiments on the local 3-node cluster of the tests
+(``tests/cluster_utils.py``: 3 nodes x 2 CPUs on this machine): a random forest on scikit-learn's
+breast-cancer data, 5 folds streamed as parallel Ray tasks (``stream=True``), a linked
+``AutoTermSearcher``/``AutoTermStopper`` with and without ``FoldPruningScheduler`` (same seed):
+wall time, folds evaluated, trials, and the incumbent's CV loss.
+
+    python benchmarks/pruning.py --cluster --out benchmarks/results/pruning-cluster.md
 """
 
 from __future__ import annotations
@@ -360,6 +368,75 @@ def render(results: list[dict[str, Any]], args: argparse.Namespace, info: dict[s
     return "\n".join(lines)
 
 
+# --------------------------------------------------------------------------- real cluster run
+RF_SPACE_DOC = "max_features U(0.05, 1), min_samples_split 2..20, min_samples_leaf 1..20"
+
+
+def _rf_trainable(config: dict[str, Any]) -> None:
+    from sklearn.datasets import load_breast_cancer
+    from sklearn.ensemble import RandomForestClassifier
+
+    from ray_autoterm import cross_validate_and_report
+
+    X, y = load_breast_cancer(return_X_y=True)
+    model = RandomForestClassifier(n_estimators=50, n_jobs=1, random_state=0, **config)
+    cross_validate_and_report(model, X, y, cv=5, scoring="neg_log_loss", seed=0, stream=True,
+                              parallel=True, num_cpus_per_fold=0.5)
+
+
+def cluster_run(args: argparse.Namespace) -> str:
+    """Both arms on the 3-node test cluster; returns the rendered table."""
+    sys.path.insert(0, str(_bench.ROOT / "tests"))
+    import cluster_utils as cu
+    from ray import tune
+
+    from ray_autoterm import AutoTermSearcher, AutoTermStopper, FoldPruningScheduler
+
+    space = {"max_features": tune.uniform(0.05, 1.0), "min_samples_split": tune.randint(2, 21),
+             "min_samples_leaf": tune.randint(1, 21)}
+    rows = []
+    cluster = cu.start_cluster()
+    try:
+        for pruning in (False, True):
+            searcher = AutoTermSearcher(space, seed=args.seed, num_restarts=2, raw_samples=64)
+            stopper = AutoTermStopper(searcher=searcher, num_restarts=2, raw_samples=64)
+            scheduler = FoldPruningScheduler(stopper=stopper) if pruning else None
+            trainable = tune.with_resources(_rf_trainable, tune.PlacementGroupFactory(
+                [{"CPU": 0.5}] + [{"CPU": 0.5}] * 5, strategy="SPREAD"))
+            start = time.time()
+            grid = tune.Tuner(
+                trainable,
+                tune_config=tune.TuneConfig(search_alg=searcher, scheduler=scheduler,
+                                            num_samples=args.budget, reuse_actors=True),
+                run_config=tune.RunConfig(stop=stopper, verbose=0,
+                                          storage_path=str(Path(args.out).parent / "ray")),
+            ).fit()
+            wall = time.time() - start
+            folds = sum(len(r.metrics_dataframe) for r in grid if r.metrics_dataframe is not None)
+            done = [r for r in stopper.history.completed() if not r.pruned]
+            best = min(done, key=lambda r: r.value)
+            rows.append({"arm": "stopper + FoldPruningScheduler" if pruning else "stopper alone",
+                         "trials": len(grid), "folds": folds, "wall_s": wall,
+                         "pruned": scheduler.num_pruned if scheduler else 0,
+                         "stopped": stopper.fired is not None, "best": best.value})
+    finally:
+        cu.stop_cluster(cluster)
+    lines = [
+        "# Fold pruning on the local 3-node cluster (real Tune runs)", "",
+        f"Made by `{args.command}` ({describe(provenance())}). Random forest (50 trees) on "
+        f"breast cancer, 5-fold log loss streamed as parallel Ray tasks (0.5 CPU each), space "
+        f"{RF_SPACE_DOC}; AutoTermSearcher seed {args.seed}, budget {args.budget}; 3 nodes x 2 "
+        "CPUs, all on one (shared) machine.", "",
+        "| arm | trials | pruned | folds evaluated | wall time | stopped by the criterion "
+        "| incumbent CV log loss |", "|---|---|---|---|---|---|---|",
+    ]
+    for r in rows:
+        lines.append(f"| {r['arm']} | {r['trials']} | {r['pruned']} | {r['folds']} "
+                     f"| {r['wall_s']:.0f} s | {'yes' if r['stopped'] else 'no'} "
+                     f"| {r['best']:.4f} |")
+    return "\n".join(lines) + "\n"
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--runs", default=str(RESULTS / "runs-*.json"),
@@ -371,6 +448,10 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--no-stopper", action="store_true", help="pruning-only arms")
     parser.add_argument("--own-se", action="store_true",
                         help="also the rule as issue 12 measured it (own se from 2 folds)")
+    parser.add_argument("--cluster", action="store_true",
+                        help="real Tune runs on the local 3-node cluster instead of the replay")
+    parser.add_argument("--budget", type=int, default=60, help="trials per arm (--cluster)")
+    parser.add_argument("--seed", type=int, default=0, help="searcher seed (--cluster)")
     parser.add_argument("--render", metavar="RAW_JSON",
                         help="only render the table again from a run's raw results")
     parser.add_argument("--limit", type=int, default=0, help="first N runs only (smoke test)")
@@ -378,6 +459,9 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     args.command = "python benchmarks/pruning.py " + " ".join(argv if argv is not None
                                                               else sys.argv[1:])
+    if args.cluster:
+        _bench.write_report(cluster_run(args), args.out)
+        return
     if args.render:
         raw = json.loads(Path(args.render).read_text())
         args.command = raw["command"]
