@@ -26,12 +26,18 @@ stopper's settings, evaluated after every completed trial):
   as ``>= ...``.
 
 Only the public API is used (``AutoTermStopper``, ``AutoTermSearcher``, ``report_cv_scores``;
-``stop_all`` is timed in a subclass), so the benchmark measures any version of the stopper.
-The replay starts from a fresh GP fitter, so its decisions can differ slightly from those of a
-``background=False`` stopper on the same trials (the warm-start cache differs); the seconds
-include Tune's own polling of ``stop_all`` and are inflated by whatever else the machine runs.
+``stop_all`` and a linked searcher's ``suggest`` are timed in subclasses), so the benchmark
+measures any version of the stopper. The replay is a copy of the stopper's criterion with a cold
+GP fitter, evaluated at every trial as a ``background=False`` stopper would; a background run
+refits the GP's hyperparameters at other trial counts (and a linked searcher shares its
+fitter), so near the stop the two can disagree by a few trials either way. Each run records,
+for the real decisions after the synchronous stop, whether the replay fires at the same trial
+count (a "no" in the real run where the replay says stop is that variation, not a delay). The
+seconds include Tune's own polling of ``stop_all`` (once per loop step, after it asks the
+searcher for a trial) and are inflated by whatever else the machine runs.
 
-    python benchmarks/lag.py                 # the grid below, without (5 s, 1): ~20 min
+    python benchmarks/lag.py                 # the grid below, without (5 s, 1): ~35 min on a
+                                             # shared 2-core machine
     python benchmarks/lag.py --quick         # durations 0.05, 0.5 s x concurrency 1, 32
     python benchmarks/lag.py --durations 5 --concurrency 1 --samples 40   # the skipped cell
 
@@ -241,8 +247,8 @@ def run_once(spec: dict[str, Any]) -> dict[str, Any]:
     }
     done_at = [clock.done_at.get(r.trial_id) for r in records]
     # The trials in completion order (their folds are ``folds(config)``), to redo the replay.
-    out["trials"] = [[r.config["a"], r.config["b"],
-                      None if t is None else round(t - start, 3)] for r, t in zip(records, done_at)]
+    out["trials"] = [[r.config["a"], r.config["b"], None if t is None else round(t - start, 3)]
+                     for r, t in zip(records, done_at, strict=True)]
     if isinstance(search_alg, TimedSearcher):
         calls = list(search_alg.calls)
         out["suggest_s"] = {"count": len(calls), "total": sum(b - a for a, b in calls),
@@ -277,10 +283,8 @@ def cell(r: dict[str, Any]) -> list[str]:
                 f"run failed ({r['failed']})", *["—"] * 10]
     sync = r["sync_stop"]
     fired = r["fired_at"]
-    if fired is None:
-        fired_s = "never" + (" (time cap)" if r["capped"] else "")
-    else:
-        fired_s = str(fired)
+    fired_s = str(fired) if fired is not None else (
+        "never" + (" (time cap)" if r["capped"] else ""))
     decided = "—" if r.get("decision_lag_s") is None else f"{r['decision_lag_s']:.1f}"
     later = r.get("replay_at_later_decisions")
     later_s = "—" if not later else f"{sum(later.values())}/{len(later)}"
@@ -296,7 +300,8 @@ def cell(r: dict[str, Any]) -> list[str]:
             lag_s = "—"
     return [f"{r['duration']:g}", str(r["concurrency"]), LABELS[r["searcher"]], n(sync),
             fired_s, n(r.get("completed_at_stop_all")), str(r["completed_at_end"]), lag_t,
-            decided, lag_s, later_s, str(r["num_decisions"]), f"{r['wall_s']:.0f}", f"{r['load']:.1f}"]
+            decided, lag_s, later_s, str(r["num_decisions"]), f"{r['wall_s']:.0f}",
+            f"{r['load']:.1f}"]
 
 
 def render(data: dict[str, Any]) -> str:
@@ -326,8 +331,9 @@ def render(data: dict[str, Any]) -> str:
         "returned. *replay stops at later decisions*: of the real run's decisions after the "
         "sync stop that did not fire (and the firing one), at how many trial counts the replay "
         "fires (a real decision that did not fire where the replay does is the criterion's "
-        "own variation, e.g. a GP refitted at other points, not a delay). Seconds are inflated by the other jobs on this machine (load avg column: "
-        "the 1-minute load average, on 2 cores).\n")
+        "own variation, e.g. a GP refitted at other points, not a delay). Seconds are "
+        "inflated by the other jobs on this machine (load avg column: the 1-minute load "
+        "average, on 2 cores).\n")
     head = ["duration s", "concurrency", "searcher", "sync stop", "fired at", "at stop_all",
             "at end", "lag (trials)", "decided (s)", "lag (s)", "replay stops at later "
             "decisions", "decisions", "run s", "load avg"]
@@ -369,7 +375,8 @@ def compare(before: list[dict[str, Any]], after: list[dict[str, Any]]) -> str:
     b = {key(r): r for r in before}
     a = {key(r): r for r in after}
     rows = ["| duration s | concurrency | searcher | before: sync → fired: lag, lag s | "
-            "decisions | after: sync → fired: lag, lag s | decisions |", "|---|---|---|---|---|---|---|"]
+            "decisions | after: sync → fired: lag, lag s | decisions |",
+            "|---|---|---|---|---|---|---|"]
     for k in sorted(set(a) | set(b), key=lambda k: (k[0], k[1], SEARCHERS.index(k[2]))):
         rb, ra = b.get(k), a.get(k)
         rows.append(f"| {k[0]:g} | {k[1]} | {LABELS[k[2]]} | {short(rb)} | "
