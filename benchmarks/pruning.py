@@ -51,6 +51,7 @@ import glob
 import json
 import math
 import sys
+import tempfile
 import time
 import warnings
 from collections.abc import Callable
@@ -409,7 +410,7 @@ def cluster_run(args: argparse.Namespace) -> str:
                 tune_config=tune.TuneConfig(search_alg=searcher, scheduler=scheduler,
                                             num_samples=args.budget, reuse_actors=True),
                 run_config=tune.RunConfig(stop=stopper, verbose=0,
-                                          storage_path=str(Path(args.out).parent / "ray")),
+                                          storage_path=tempfile.mkdtemp(prefix="pruning-")),
             ).fit()
             wall = time.time() - start
             folds = sum(len(r.metrics_dataframe) for r in grid if r.metrics_dataframe is not None)
