@@ -5,9 +5,10 @@ Input: the full-budget runs of ``benchmarks/quality.py`` (``benchmarks/results/r
 the runs given with ``--runs``): every trial's config, fold losses, CV time and held-out test
 loss, in the order the search ran them. Each run is replayed trial by trial and fold by fold
 (sequentially, as recorded): after each fold ``j < k`` of a trial a pruning rule may stop it; a
-stopped trial costs its proposal time plus ``j/k`` of its CV time (``fold_times_s`` where a run
-records them: ``fold_time_s``) and ``j`` fold evaluations. The configs are the recorded ones (a replay cannot
-show how a searcher would have proposed differently after a pruned trial).
+stopped trial costs its proposal time plus ``j/k`` of its CV time (the recorded per-fold
+times, ``fold_time_s``, where a run has them) and ``j`` fold evaluations. The configs are the
+recorded ones (a replay cannot show how a searcher would have proposed differently after a
+pruned trial).
 
 Rules:
 
@@ -260,9 +261,9 @@ def run_arms(run: dict[str, Any], confidences: tuple[float, ...],
              with_stopper: bool, own_se: bool = False) -> dict[str, Any]:
     """Every arm of one run."""
     import torch
+    from stopping_rules import run_space
 
     from ray_autoterm.criterion.terminator import AutoTermCriterion
-    from stopping_rules import run_space
 
     torch.set_num_threads(1)
     warnings.filterwarnings("ignore")

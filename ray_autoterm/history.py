@@ -155,7 +155,8 @@ class History:
             elif mine is None or (rec.complete and not mine.complete) or (
                 rec.complete == mine.complete and len(rec.fold_scores) > len(mine.fold_scores)
             ):
-                self.add(rec.trial_id, rec.config, rec.fold_scores, rec.val_train_ratio, rec.complete)
+                self.add(rec.trial_id, rec.config, rec.fold_scores, rec.val_train_ratio,
+                         rec.complete)
 
     def pruned(self) -> list[TrialRecord]:
         """Records of pruned trials, in completion order."""

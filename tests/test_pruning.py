@@ -66,7 +66,7 @@ def test_two_folds_shrink_the_own_variance_towards_the_pooled():
     assert (d.se_source, d.num_folds) == ("own+pooled", 2)
     assert d.standard_error == pytest.approx(se)
     assert d.mean_difference == pytest.approx(0.05)
-    assert d.prune == (0.05 > z(0.95) * se)  # 4.47 se: pruned
+    assert d.prune == (z(0.95) * se < 0.05)  # 4.47 se: pruned
     assert d.prune
     # prior_dof=0: the trial's own differences alone, se = sqrt(2e-4 / 2) = 0.01.
     own = FoldPruner(min_trials=1, prior_dof=0).evaluate([0.16, 0.24], history())

@@ -183,7 +183,7 @@ class FoldPruningScheduler(FIFOScheduler):
             return TrialScheduler.STOP
         state.ingest(trial_id, result, trial.config)
         folds = state.partial.get(trial_id)
-        rec = state.history[trial_id] if trial_id in state.history else None
+        rec = state.history[trial_id] if trial_id in state.history else None  # noqa: SIM401
         if not folds or rec is None or rec.complete:
             return TrialScheduler.CONTINUE
         decision = self.decide(trial_id, folds)
