@@ -41,7 +41,7 @@ def assert_explained_stop(stopper: AutoTermStopper, log_dir) -> Decision:
 
 def test_tune_run_with_linked_searcher_stops_early_near_the_optimum(ray_local, tmp_path):
     searcher = AutoTermSearcher(obj.SPACE, seed=0)
-    stopper = AutoTermStopper(searcher=searcher, background=False)
+    stopper = AutoTermStopper(rule="paper", searcher=searcher, background=False)
     analysis = tune.run(
         obj.quadratic, search_alg=searcher, stop=stopper, num_samples=BUDGET,
         max_concurrent_trials=1, reuse_actors=True, verbose=0,
@@ -57,7 +57,7 @@ def test_tuner_with_random_search_and_inferred_space(ray_local, tmp_path):
     """Tune's default random search, no space given to the stopper (it infers one), decisions
     in the background thread. Random search only homes in on the optimum slowly, so this run
     tunes one parameter (in 2-D it needs far more than 120 trials, as in the paper)."""
-    stopper = AutoTermStopper(background=True)
+    stopper = AutoTermStopper(rule="paper", background=True)
     tuner = tune.Tuner(
         obj.quadratic, param_space={"a": tune.uniform(0.0, 1.0), "b": 0.7, "noise": 0.05},
         tune_config=tune.TuneConfig(num_samples=BUDGET, max_concurrent_trials=2, reuse_actors=True),
@@ -74,7 +74,7 @@ def test_tuner_with_optuna_search_and_param_space(ray_local, tmp_path):
     pytest.importorskip("optuna")
     from ray.tune.search.optuna import OptunaSearch
 
-    stopper = AutoTermStopper(param_space=obj.SPACE, background=False)
+    stopper = AutoTermStopper(rule="paper", param_space=obj.SPACE, background=False)
     tuner = tune.Tuner(
         obj.quadratic, param_space=obj.SPACE,
         tune_config=tune.TuneConfig(
@@ -89,7 +89,7 @@ def test_tuner_with_optuna_search_and_param_space(ray_local, tmp_path):
 
 
 def test_streamed_folds_and_duplicate_final_results(ray_local, tmp_path):
-    stopper = AutoTermStopper(param_space=obj.SPACE, background=False, min_trials=5, threshold=10.0)
+    stopper = AutoTermStopper(rule="paper", param_space=obj.SPACE, background=False, min_trials=5, threshold=10.0)
     analysis = tune.run(
         obj.quadratic_streaming, config=obj.SPACE, stop=stopper, num_samples=8,
         reuse_actors=True, verbose=0, storage_path=str(tmp_path), name="stream",
@@ -106,7 +106,7 @@ def test_streamed_folds_and_duplicate_final_results(ray_local, tmp_path):
 
 def test_errored_and_nan_trials_are_excluded_without_crashing(ray_local, tmp_path):
     searcher = AutoTermSearcher(obj.SPACE, seed=1, num_initial=12)
-    stopper = AutoTermStopper(searcher=searcher, background=False)
+    stopper = AutoTermStopper(rule="paper", searcher=searcher, background=False)
     analysis = tune.run(
         obj.quadratic_flaky, search_alg=searcher, stop=stopper, num_samples=60,
         max_concurrent_trials=1, reuse_actors=True, verbose=0, raise_on_failed_trial=False,
@@ -128,7 +128,7 @@ def test_fits_are_shared_while_the_bound_uses_all_trials(ray_local, tmp_path):
     """Up to min_fit (20) trials the bound's GP and the searcher's GP see the same data: one
     fit per completed trial for the pair. Beyond, the bound needs its own top-half fit."""
     searcher = AutoTermSearcher(obj.SPACE, seed=0, num_initial=5)
-    stopper = AutoTermStopper(searcher=searcher, background=False, min_trials=1000)
+    stopper = AutoTermStopper(rule="paper", searcher=searcher, background=False, min_trials=1000)
     tune.run(
         obj.quadratic, search_alg=searcher, stop=stopper, num_samples=20,
         max_concurrent_trials=1, reuse_actors=True, verbose=0,
@@ -144,7 +144,7 @@ def test_fits_are_shared_while_the_bound_uses_all_trials(ray_local, tmp_path):
 
 
 def test_let_running_finish_stops_no_running_trial(ray_local, tmp_path):
-    stopper = AutoTermStopper(
+    stopper = AutoTermStopper(rule="paper",
         param_space=obj.SPACE, background=False, min_trials=3, threshold=10.0,
         let_running_finish=True,
     )
@@ -165,7 +165,7 @@ def test_random_forest_cv_with_a_categorical_via_tuner_param_space(ray_local, tm
     """A real model on a real dataset; the space reaches the searcher through the Tuner's
     param_space (set_search_properties) and holds a categorical (one-hot, enumerated)."""
     searcher = AutoTermSearcher(seed=0, num_initial=8)
-    stopper = AutoTermStopper(searcher=searcher, background=False)
+    stopper = AutoTermStopper(rule="paper", searcher=searcher, background=False)
     tuner = tune.Tuner(
         obj.random_forest_cv, param_space=obj.RF_SPACE,
         tune_config=tune.TuneConfig(

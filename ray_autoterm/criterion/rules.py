@@ -16,7 +16,8 @@ Tests (what decides):
 
 * ``"bound"``: Eq. 10, ``r̄_t < ε`` (the paper's);
 * ``"prb"``: Wilson (2024), stop when ``P(f(γ*_t) − min f <= ε) >= 1 − δ`` under the GP posterior
-  (:func:`regret_samples`, :func:`regret_probability`);
+  (:func:`regret_samples`, :func:`regret_probability`); ``"prb-3"``, the default, requires it
+  at 3 consecutive decisions (chosen in ``benchmarks/results/precise/study-rules.md``);
 * ``"emsr-gap"``: Ishibashi et al. (AISTATS 2023), stop when the bound on the change of the
   expected minimum simple regret between consecutive steps falls below its own threshold
   (:func:`emsr_gap`, :func:`emsr_gap_threshold`).
@@ -70,6 +71,9 @@ RULES: dict[str, Rule] = {
                      "variance as known noise < the incumbent's CV error"),
     "prb": Rule(test="prb", description="probabilistic regret bound (Wilson 2024): "
                 "P(regret <= CV error) >= 1 - δ under the GP"),
+    "prb-3": Rule(test="prb", consecutive=3, description="probabilistic regret bound "
+                  "(Wilson 2024, δ 0.05) against the incumbent's CV error, at 3 consecutive "
+                  "decisions"),
     "emsr-gap": Rule(test="emsr-gap", description="gap of expected minimum simple regrets "
                      "(Ishibashi et al. 2023) below its automatic threshold"),
 }
