@@ -105,7 +105,8 @@ def test_ours_never_stops_before_min_trials():
     folds = [list(0.3 + 0.001 * x + 0.2 * rng.standard_normal(5)) for x in xs]
     run = make_run([float(np.mean(f)) for f in folds], folds=folds,
                    configs=[{"x": float(x)} for x in xs])
-    sig = rules.ours_signals(run, from_trial=3, min_trials=min_trials, min_fit=4)
+    sig = rules.ours_signals(run, from_trial=3, min_trials=min_trials, min_fit=4,
+                             **rules.paper_keywords())  # Eq. 10, whatever the default rule
     early = [t for t in sig["stop"] if int(t) < min_trials]
     assert early and not any(sig["stop"][t] for t in early)
     # ... although the bound was already below the error before min_trials:
