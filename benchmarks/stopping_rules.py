@@ -1026,6 +1026,10 @@ def _code_lines(run_paths: Sequence[str]) -> list[str]:
     """Which commits made the runs and this table (see ``_bench.py``)."""
     made = sorted({describe(json.loads(Path(p).read_text()).get("code") or {})
                    for p in run_paths})
+    if len(made) > 3:  # a long recording while others commit: say so briefly
+        dirty = sum("UNCOMMITTED" in m for m in made)
+        made = [f"{len(made)} different checkouts ({dirty} with uncommitted changes; each run "
+                f"file's `code` says which)"]
     return [f"Code: runs made at {'; '.join(made)}; this table at {describe(provenance())}."]
 
 
