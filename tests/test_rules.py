@@ -214,12 +214,12 @@ def test_every_rule_records_its_name_error_and_reason() -> None:
         "emsr-gap threshold")
 
 
-def test_the_default_rule_is_prb_three_in_a_row() -> None:
+def test_the_default_rule_is_the_papers() -> None:
     crit = AutoTermCriterion()
-    assert (crit.rule, crit.test, crit.error, crit.noise, crit.consecutive, crit.prb_delta) == (
-        "prb-3", "prb", "cv", "learned", 3, 0.05)
-    paper = AutoTermCriterion(rule="paper")
-    assert (paper.test, paper.error, paper.noise, paper.consecutive) == ("bound", "cv", "learned", 1)
+    assert (crit.rule, crit.test, crit.error, crit.noise, crit.consecutive) == (
+        "paper", "bound", "cv", "learned", 1)
+    prb3 = AutoTermCriterion(rule="prb-3")
+    assert (prb3.test, prb3.error, prb3.consecutive, prb3.prb_delta) == ("prb", "cv", 3, 0.05)
     assert AutoTermCriterion(rule="prb").prb_delta == 0.05  # Wilson's
     assert AutoTermCriterion(rule="prb", prb_delta=0.3).prb_delta == 0.3
 

@@ -16,8 +16,8 @@ Tests (what decides):
 
 * ``"bound"``: Eq. 10, ``r̄_t < ε`` (the paper's);
 * ``"prb"``: Wilson (2024), stop when ``P(f(γ*_t) − min f <= ε) >= 1 − δ`` under the GP posterior
-  (:func:`regret_samples`, :func:`regret_probability`); ``"prb-3"``, the default, requires it
-  at 3 consecutive decisions (chosen in ``benchmarks/results/precise/study-rules.md``);
+  (:func:`regret_samples`, :func:`regret_probability`); ``"prb-3"`` requires it at 3 consecutive
+  decisions (the candidate default of ``benchmarks/results/precise/study-rules.md``);
 * ``"emsr-gap"``: Ishibashi et al. (AISTATS 2023), stop when the bound on the change of the
   expected minimum simple regret between consecutive steps falls below its own threshold
   (:func:`emsr_gap`, :func:`emsr_gap_threshold`).

@@ -51,7 +51,7 @@ logger = logging.getLogger(__name__)
 # reports the error (the rule cannot stop before ``min_trials`` anyway).
 _MIN_POINTS_FOR_BOUND = 3
 
-DEFAULT_RULE = "prb-3"
+DEFAULT_RULE = "paper"
 """The rule ``AutoTermCriterion`` uses unless told otherwise (see ``rules.RULES``)."""
 
 _ERROR_WORDS = {
@@ -69,11 +69,10 @@ class AutoTermCriterion:
     mean fold value; its statistical error ``ε`` comes from Eq. 9 (or is the fixed
     ``threshold``); a GP is fitted on the best half of the trials (at least ``min_fit``); the
     regret bound ``r̄_t`` of Eq. 8 is computed with ``β_t`` of Appendix A.2.3; and the rule
-    stops once ``t >= min_trials`` and ``r̄_t < ε`` (Eq. 10; equality does not stop). The
-    default ``rule="prb-3"`` fits the same GP and takes the same ``ε``, but stops once
-    ``P(regret of γ*_t <= ε) >= 0.95`` under the GP (Wilson 2024) at 3 consecutive decisions;
-    the other rules (``rule``, :mod:`ray_autoterm.criterion.rules`) change the error, the GP's
-    noise or the test. A failed GP fit never stops (fail open).
+    stops once ``t >= min_trials`` and ``r̄_t < ε`` (Eq. 10; equality does not stop). This is
+    the default; the other rules (``rule``, :mod:`ray_autoterm.criterion.rules`) change the
+    error, the GP's noise, the test or the number of decisions. A failed GP fit never stops
+    (fail open).
 
     Args:
         mode: ``"min"`` if the fold values are losses, ``"max"`` if they are scores (negated).
@@ -98,12 +97,12 @@ class AutoTermCriterion:
         seed: Seeds the LCB minimisation's screening (BoTorch's fit is deterministic).
         fitter: A :class:`~ray_autoterm.gp.GPFitter` to share with a searcher.
         rule: Which stopping rule, by name (:data:`ray_autoterm.criterion.rules.RULES`).
-            The default ``"prb-3"`` stops once the GP gives probability >= 0.95 that the
-            incumbent's regret is below its Eq. 9 error (Wilson 2024), at 3 consecutive
-            decisions: on both benchmarks of ``benchmarks/results/precise/study-rules.md`` it
-            kept more accuracy and saved more time than Eq. 10 (by little, within the
-            intervals). ``"paper"`` is Eq. 8-10 exactly (the description above); ``"paired"``
-            and ``"pooled"`` compare the same
+            The default ``"paper"`` is Eq. 8-10 exactly (the description above). ``"prb-3"``
+            stops once the GP gives probability >= 0.95 that the incumbent's regret is below
+            its Eq. 9 error (Wilson 2024), at 3 consecutive decisions (the study's candidate
+            default, ``benchmarks/results/precise/study-rules.md``; its decisions are counted
+            per decision, so a background stopper that skips trials stops later than
+            ``max_lag``); ``"paired"`` and ``"pooled"`` compare the same
             bound with another error (:func:`~ray_autoterm.criterion.rules.paired_error`,
             :func:`~ray_autoterm.criterion.rules.pooled_error`); ``"cv-noise"`` fits the
             bound's GP with each trial's Eq. 9 variance as known noise; ``"prb"`` is Wilson
