@@ -255,7 +255,8 @@ def test_grouped_table_end_to_end(tmp_path):
         xs = rng.random(22)
         folds = [list((x - 0.4) ** 2 + 0.05 * rng.standard_normal(5)) for x in xs]
         run = make_run([float(np.mean(f)) for f in folds], folds=folds,
-                       test_losses=list((xs - 0.4) ** 2 + 0.1), configs=[{"x": float(x)} for x in xs])
+                       test_losses=list((xs - 0.4) ** 2 + 0.1),
+                       configs=[{"x": float(x)} for x in xs])
         run.update(name=f"runs-{g}-s{seed}", seed=seed, task=f"{g}-m")
         (tmp_path / g).mkdir(exist_ok=True)
         (tmp_path / g / f"runs-{g}-s{seed}.json").write_text(json.dumps(run))
