@@ -65,7 +65,7 @@ from ray_autoterm.criterion.regret import (  # noqa: E402
     top_subset,
 )
 from ray_autoterm.criterion.terminator import AutoTermCriterion  # noqa: E402
-from ray_autoterm.gp import GPFitter, build_gp, hyperparameters  # noqa: E402
+from ray_autoterm.gp import GPFitter  # noqa: E402
 from ray_autoterm.history import TrialRecord  # noqa: E402
 from ray_autoterm.space import NumericParam, SearchSpace  # noqa: E402
 
@@ -245,7 +245,8 @@ def optuna_terminator(trials: list[Any]) -> dict[str, Any]:
 def lcb_min(model: Any, X: np.ndarray, beta: float, chunk: int = 8192) -> float:
     best = math.inf
     for i in range(0, len(X), chunk):
-        lcb, _ = confidence_bounds(model, torch.as_tensor(X[i:i + chunk], dtype=torch.float64), beta)
+        lcb, _ = confidence_bounds(model, torch.as_tensor(X[i:i + chunk], dtype=torch.float64),
+                                   beta)
         best = min(best, float(lcb.min()))
     return best
 
@@ -316,7 +317,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         for n in args.ns:
             acc: dict[str, list[float]] = {}
 
-            def put(key: str, value: float) -> None:
+            def put(key: str, value: float, acc: dict[str, list[float]] = acc) -> None:
                 acc.setdefault(key, []).append(value)
 
             for rep in range(args.repeats):
@@ -329,16 +330,20 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                 opt = optuna_terminator(optuna_trials(recs, d))
                 for key, res in (("cold", cold), ("warm", warm), ("old", old), ("ours", ours),
                                  ("base", base), ("optuna", opt)):
-                    put(key, res["t"]); put(key + "_wall", res["wall"])
-                put("cold_fit", cold["fit"]); put("cold_evals", cold["evals"])
-                put("warm_fit", warm["fit"]); put("warm_evals", warm["evals"])
+                    put(key, res["t"])
+                    put(key + "_wall", res["wall"])
+                put("cold_fit", cold["fit"])
+                put("cold_evals", cold["evals"])
+                put("warm_fit", warm["fit"])
+                put("warm_evals", warm["evals"])
                 b_ours, b_refit = (exact_bound(ours["crit"], recs, space),
                                    exact_bound(warm["crit"], recs, space))
                 put("bound_refit", b_refit)
                 put("refit_share", ours["refit_share"])
                 put("screened", float(not ours["decision"].bound_exact))
                 put("db", 100.0 * (b_ours - b_refit) / b_refit)
-                put("bound_base", base["bound"]); put("bound_optuna", opt["bound"])
+                put("bound_base", base["bound"])
+                put("bound_optuna", opt["bound"])
                 put("error", warm["decision"].statistical_error)
                 ex = exactness(ours["crit"], recs, space, args.dense, rep)
                 put("bound_ours", ex["bound_exact"])
@@ -390,10 +395,11 @@ def render(res: dict[str, Any], args: argparse.Namespace, wall: float) -> str:
                "ours cold | BoTorch | Optuna | ours/Optuna | ours/BoTorch | ours/v0.1 |")
     out.append("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     for r in rows:
-        cell = lambda k: f"{ms(r[k])} ({ms(r[k + '_wall'])})"  # noqa: E731
+        cell = lambda k, r=r: f"{ms(r[k])} ({ms(r[k + '_wall'])})"  # noqa: E731
         out.append(
             f"| {r['d']} | {r['n']} | {r['n_fit']} | {cell('ours')} | {r['refit_share']:.2f} | "
-            f"{r['screened']:.2f} | {r['db']:+.1f}% | {cell('warm')} | {cell('old')} | {cell('cold')} | "
+            f"{r['screened']:.2f} | {r['db']:+.1f}% | {cell('warm')} | {cell('old')} | "
+            f"{cell('cold')} | "
             f"{cell('base')} | {cell('optuna')} | {ratio(r['ours'], r['optuna'])} | "
             f"{ratio(r['ours'], r['base'])} | {ratio(r['ours'], r['old'])} |")
     out.append("\n## Exactness of the LCB minimum (on our GP and β)\n")

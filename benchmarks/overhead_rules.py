@@ -24,7 +24,6 @@ import _bench  # noqa: E402
 _bench.single_threaded()
 
 import overhead  # noqa: E402
-
 from ray_autoterm.criterion.rules import RULES  # noqa: E402
 from ray_autoterm.criterion.terminator import AutoTermCriterion  # noqa: E402
 

@@ -261,9 +261,9 @@ def run_arms(run: dict[str, Any], confidences: tuple[float, ...],
              with_stopper: bool, own_se: bool = False) -> dict[str, Any]:
     """Every arm of one run."""
     import torch
-    from stopping_rules import run_space
 
     from ray_autoterm.criterion.terminator import AutoTermCriterion
+    from stopping_rules import run_space
 
     torch.set_num_threads(1)
     warnings.filterwarnings("ignore")
@@ -389,9 +389,9 @@ def _rf_trainable(config: dict[str, Any]) -> None:
 def cluster_run(args: argparse.Namespace) -> str:
     """Both arms on the 3-node test cluster; returns the rendered table."""
     sys.path.insert(0, str(_bench.ROOT / "tests"))
-    import cluster_utils as cu
     from ray import tune
 
+    import cluster_utils as cu
     from ray_autoterm import AutoTermSearcher, AutoTermStopper, FoldPruningScheduler
 
     space = {"max_features": tune.uniform(0.05, 1.0), "min_samples_split": tune.randint(2, 21),

@@ -6,7 +6,8 @@ times in one process on a ``ray.cluster_utils.Cluster`` (3 nodes x 12 logical CP
 so 32 concurrent trials fit on a 2-core machine):
 
 * ``stopper``  with ``AutoTermStopper()`` as shipped, made never to stop (where it fires, the
-               benchmark notes the trial and un-fires it), so it does all the GP work (hyperparameters refitted after 10% new data, the warm GP
+               benchmark notes the trial and un-fires it), so it does all the GP work
+               (hyperparameters refitted after 10% new data, the warm GP
                conditioned in between; the LCB screened while the bound is above the error;
                the worker thread capped at ``duty_cycle=0.25``); past the would-be stop the
                bound is mostly below the error and every decision minimises the LCB exactly,
@@ -18,11 +19,11 @@ so 32 concurrent trials fit on a 2-core machine):
 * ``real``     (``--real``) with the default stopper (``min_trials=20``), to see when it fires.
 
 The arms run in ABBA order (none, stopper, eager, eager, stopper, none per ``--rounds``)
-so that drift in the machine's load cancels. Reported: Tune's result throughput (results per second, between the
-first and the last result seen by a callback in the driver) and the total time for each run;
-the stopper's decision latency (from a trial's final result arriving at the stopper to the
-first decision that includes it); the GP fit time and decision time against the number of
-observations; the time the stopper's synchronous ``__call__`` costs the driver per result.
+so that drift in the machine's load cancels. Reported: Tune's result throughput (results per
+second, between the first and the last result seen by a callback in the driver) and the total
+time for each run; the stopper's decision latency (from a trial's final result arriving at the
+stopper to the first decision that includes it); the GP fit time and decision time against the
+number of observations; the time the stopper's synchronous ``__call__`` costs the driver per result.
 
     python benchmarks/scale.py                       # 1,000 trials, 32 at a time
     python benchmarks/scale.py --quick               # 200 trials, 8 at a time
@@ -55,7 +56,6 @@ import ray  # noqa: E402
 from ray import tune  # noqa: E402
 
 from ray_autoterm import AutoTermStopper, report_cv_scores  # noqa: E402
-from ray_autoterm.criterion.terminator import AutoTermCriterion  # noqa: E402
 from ray_autoterm.gp import GPFitter  # noqa: E402
 
 DIM = 4
@@ -183,7 +183,8 @@ class NoopStopper(tune.stopper.Stopper):
         return False
 
 
-LABELS = {"none": "none", "noop": "a no-op Stopper (returns False)", "stopper": "AutoTermStopper as shipped, never stops",
+LABELS = {"none": "none", "noop": "a no-op Stopper (returns False)",
+          "stopper": "AutoTermStopper as shipped, never stops",
           "eager": "first release: refit + exact LCB every decision, no duty cap",
           "real": "AutoTermStopper (default min_trials=20)"}
 STOPPER_ARMS = ("stopper", "eager")
@@ -352,7 +353,8 @@ def render(runs: list[dict[str, Any]], args: argparse.Namespace, wall: float,
                         ratios.append(statistics.mean(arm) / statistics.mean(ref))
                 if ratios:
                     out.append(f"- {LABELS[kind]}: {100 * (statistics.median(ratios) - 1):+.1f}% "
-                               f"[{100 * (min(ratios) - 1):+.1f}%, {100 * (max(ratios) - 1):+.1f}%]")
+                               f"[{100 * (min(ratios) - 1):+.1f}%, "
+                               f"{100 * (max(ratios) - 1):+.1f}%]")
     for kind in STOPPER_ARMS:
         stop_runs = [r for r in runs if r["kind"] == kind]
         if not stop_runs:
@@ -455,7 +457,8 @@ def main(argv: list[str] | None = None) -> int:
     runs: list[dict[str, Any]] = []
     try:
         # A short warm-up run: worker start-up, imports, first-call costs on both sides.
-        warm = argparse.Namespace(**{**vars(args), "trials": min(args.trials, 2 * args.concurrency)})
+        warm = argparse.Namespace(**{**vars(args),
+                                     "trials": min(args.trials, 2 * args.concurrency)})
         run_once("stopper", warm, storage, 0)
         order = []
         arms = [a.strip() for a in args.arms.split(",") if a.strip()]

@@ -41,6 +41,7 @@ import _bench  # noqa: E402
 _bench.single_threaded()
 
 import numpy as np  # noqa: E402
+
 import stopping_rules as sr  # noqa: E402
 
 FROM_TRIAL = 20

@@ -63,7 +63,8 @@ def trainable(config: dict) -> None:
         layers: list[nn.Module] = []
         width_in = X.shape[1]
         for _ in range(config["depth"]):
-            layers += [nn.Linear(width_in, config["width"]), nn.ReLU(), nn.Dropout(config["dropout"])]
+            layers += [nn.Linear(width_in, config["width"]), nn.ReLU(),
+                       nn.Dropout(config["dropout"])]
             width_in = config["width"]
         model = nn.Sequential(*layers, nn.Linear(width_in, n_classes)).to(device)
         opt = torch.optim.AdamW(model.parameters(), lr=config["lr"],

@@ -37,6 +37,7 @@ if TYPE_CHECKING:  # what the lazy names resolve to, for type checkers and IDEs
         regret_bound_beta,
         top_subset_size,
     )
+    from ray_autoterm.criterion.pruning import FoldPruner
     from ray_autoterm.errors import (
         AutoTermError,
         GPFitError,
@@ -49,12 +50,11 @@ if TYPE_CHECKING:  # what the lazy names resolve to, for type checkers and IDEs
     from ray_autoterm.space import SearchSpace
     from ray_autoterm.tune.callback import AutoTermCallback
     from ray_autoterm.tune.reporting import report_cv_scores, report_fold
+    from ray_autoterm.tune.scheduler import FoldPruningScheduler
     from ray_autoterm.tune.searcher import AutoTermSearcher
     from ray_autoterm.tune.sklearn import cross_validate_and_report, cross_validate_folds
     from ray_autoterm.tune.stopper import AutoTermStopper
     from ray_autoterm.tune.train import cross_validate_with_trainer
-    from ray_autoterm.criterion.pruning import FoldPruner
-    from ray_autoterm.tune.scheduler import FoldPruningScheduler
 
 __version__ = "0.1.0"
 

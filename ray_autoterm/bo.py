@@ -68,13 +68,15 @@ def propose(
     """
     X_obs = np.asarray(X_obs, dtype=np.float64).reshape(-1, space.dim)
     y_obs = np.asarray(y_obs, dtype=np.float64).reshape(-1)
-    pending = np.zeros((0, space.dim)) if X_pending is None else np.asarray(X_pending).reshape(-1, space.dim)
+    pending = (np.zeros((0, space.dim)) if X_pending is None
+               else np.asarray(X_pending).reshape(-1, space.dim))
     n_seen = len(X_obs) + len(pending) if design_index is None else design_index
     if len(X_obs) < max(2, num_initial) or space.dim == 0:
         return initial_design(space, n_seen, seed)
     fitter = fitter if fitter is not None else GPFitter()
     with single_threaded_torch():
-        return _propose_ei(space, X_obs, y_obs, pending, fitter, n_seen, seed, num_restarts, raw_samples)
+        return _propose_ei(space, X_obs, y_obs, pending, fitter, n_seen, seed, num_restarts,
+                           raw_samples)
 
 
 def _propose_ei(

@@ -140,7 +140,8 @@ def fit_gp(
     X = np.asarray(X, dtype=np.float64)
     y = np.asarray(y, dtype=np.float64).reshape(-1)
     if X.ndim != 2 or X.shape[0] != y.shape[0] or X.shape[0] < 2:
-        raise GPFitError(f"Need at least 2 observations as n x d inputs; got X {X.shape}, y {y.shape}.")
+        raise GPFitError(f"Need at least 2 observations as n x d inputs; "
+                         f"got X {X.shape}, y {y.shape}.")
     if not np.all(np.isfinite(X)) or not np.all(np.isfinite(y)):
         raise GPFitError("The GP's training data contain NaN or infinite values.")
     train_X = torch.from_numpy(X).to(DTYPE)

@@ -185,7 +185,8 @@ class History:
 
     def to_list(self) -> list[dict[str, Any]]:
         """Plain data for checkpoints."""
-        return [dataclasses.asdict(r) for r in sorted(self._records.values(), key=lambda r: r.order)]
+        return [dataclasses.asdict(r)
+                for r in sorted(self._records.values(), key=lambda r: r.order)]
 
     @classmethod
     def from_list(cls, rows: Sequence[Mapping[str, Any]]) -> History:

@@ -82,10 +82,12 @@ def plot_decisions(
     error = [_positive(d.statistical_error) for d in decisions]
     threshold = bool(decisions) and decisions[-1].error_source == "threshold"
     top.plot(x, bound, color=_BOUND, marker=".", label="regret bound $\\bar r_t$ (Eq. 8)")
-    screened = [(t, b) for t, b, d in zip(x, bound, decisions) if not d.bound_exact]
+    screened = [(t, b) for t, b, d in zip(x, bound, decisions, strict=True)
+                if not d.bound_exact]
     if screened:  # lower estimates: the LCB was only screened, enough to show r >= eps
-        top.plot(*zip(*screened), linestyle="none", marker="o", markerfacecolor="white",
-                 color=_BOUND, markersize=4, label="lower estimate (bound is at least this)")
+        top.plot(*zip(*screened, strict=True), linestyle="none", marker="o",
+                 markerfacecolor="white", color=_BOUND, markersize=4,
+                 label="lower estimate (bound is at least this)")
     top.plot(x, error, color=_ERROR, marker=".",
              label="error threshold" if threshold else "statistical error $\\epsilon$ (Eq. 9)")
     top.set_yscale("log")

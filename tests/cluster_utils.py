@@ -35,7 +35,6 @@ import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 import ray  # noqa: E402
 from ray import cloudpickle, tune  # noqa: E402
-
 from sklearn.base import BaseEstimator, RegressorMixin  # noqa: E402
 
 from ray_autoterm import DECISION_LOG_NAME, report_cv_scores  # noqa: E402
@@ -263,7 +262,8 @@ DIE_B = 0.04  # configs with b < DIE_B lose a fold task (its worker process exit
 
 
 def flaky_parallel_cv(config: dict) -> None:
-    """Quadratic folds as Ray tasks; raises for ``a > FAIL_A``, one fold task dies for ``b < DIE_B``."""
+    """Quadratic folds as Ray tasks; raises for ``a > FAIL_A``, one fold task dies for
+    ``b < DIE_B``."""
     from sklearn.model_selection import KFold
 
     from ray_autoterm import cross_validate_folds
@@ -288,7 +288,7 @@ def assert_log_complete(stopper, experiment_dir) -> list[dict]:
     """The decision log holds one JSON line per entry of ``stopper.decisions``, in order."""
     log = read_log(experiment_dir)
     assert len(log) == len(stopper.decisions), (len(log), len(stopper.decisions))
-    for line, decision in zip(log, stopper.decisions):
+    for line, decision in zip(log, stopper.decisions, strict=True):
         assert line == json.loads(json.dumps(decision.to_dict(), default=str))
     return log
 

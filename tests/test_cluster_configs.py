@@ -261,7 +261,7 @@ def test_vendored_crds_are_the_recorded_upstream_files() -> None:
         assert hashlib.sha256((CRD_DIR / name).read_bytes()).hexdigest() == digest, name
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _crd_v1_schema(path: Path) -> dict:
     """spec.versions[name == v1].schema.openAPIV3Schema of a CRD file (parsed once; large)."""
     loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)

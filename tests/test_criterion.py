@@ -17,7 +17,6 @@ from ray_autoterm.gp import GPFitter
 from ray_autoterm.history import History
 from ray_autoterm.space import CategoricalParam, NumericParam, SearchSpace
 
-
 SPACE_2D = SearchSpace([NumericParam(("a",), 0.0, 1.0), NumericParam(("b",), 0.0, 1.0)])
 
 
@@ -33,7 +32,9 @@ def _random_history(n: int, sign: float = 1.0, seed: int = 0, noise: float = 0.0
     return h
 
 
-def _bo_loop(f: Callable[[dict], float], noise: float, max_trials: int, **kw) -> tuple[int, Decision]:
+def _bo_loop(
+    f: Callable[[dict], float], noise: float, max_trials: int, **kw
+) -> tuple[int, Decision]:
     """``propose`` (given ``kw``), the criterion after every trial from the 20th; ends at a stop."""
     rng, fitter, history = np.random.default_rng(0), GPFitter(), History()
     criterion = AutoTermCriterion(rule="paper", fitter=fitter)
@@ -74,18 +75,21 @@ def test_does_not_stop_early_on_a_noiseless_function() -> None:
 
 def test_mode_max_gives_the_decision_of_the_negated_metric() -> None:
     low = AutoTermCriterion(rule="paper", mode="min").evaluate(_random_history(24), SPACE_2D)
-    high = AutoTermCriterion(rule="paper", mode="max").evaluate(_random_history(24, sign=-1.0), SPACE_2D)
+    high = AutoTermCriterion(rule="paper", mode="max").evaluate(_random_history(24, sign=-1.0),
+                                                                SPACE_2D)
     assert high.mode == "max" and high.incumbent_trial_id == low.incumbent_trial_id
     assert high.should_stop == low.should_stop
     for field in ("regret_bound", "statistical_error", "min_ucb", "min_lcb", "beta"):
         assert getattr(high, field) == pytest.approx(getattr(low, field), rel=1e-9, abs=1e-12)
     assert high.incumbent_value == pytest.approx(-low.incumbent_value)
     back = Decision.from_dict({**json.loads(json.dumps(high.to_dict())), "future_field": 1})
-    assert back == high and back.summary().startswith(f"[{'STOP' if high.should_stop else 'continue'}]")
+    assert back == high and back.summary().startswith(
+        f"[{'STOP' if high.should_stop else 'continue'}]")
 
 
 def test_categorical_space_on_a_real_fit() -> None:
-    space = SearchSpace([NumericParam(("x",), 0.0, 1.0), CategoricalParam(("kind",), ("a", "b", "c"))])
+    space = SearchSpace([NumericParam(("x",), 0.0, 1.0),
+                         CategoricalParam(("kind",), ("a", "b", "c"))])
     rng, h = np.random.default_rng(1), History()
     for i in range(22):
         cfg, offset = {"x": float(rng.random()), "kind": "abc"[i % 3]}, (0.0, 0.2, 0.5)[i % 3]
@@ -106,7 +110,8 @@ def test_never_stops_before_min_trials(mode: str) -> None:
 
 def test_bound_equal_to_error_does_not_stop(monkeypatch: pytest.MonkeyPatch) -> None:
     h = _random_history(20)
-    bound = AutoTermCriterion(rule="paper", threshold=1e3).evaluate(h, SPACE_2D).regret_bound  # a real fit
+    # a real fit
+    bound = AutoTermCriterion(rule="paper", threshold=1e3).evaluate(h, SPACE_2D).regret_bound
     d = AutoTermCriterion(rule="paper", threshold=bound).evaluate(h, SPACE_2D)
     assert d.regret_bound == bound and not d.should_stop and "at or above" in d.reason
     # The Optuna-style double: a fixed threshold against a bound of exactly 0.25.
@@ -122,7 +127,8 @@ class _FailingFitter(GPFitter):
 
 
 def test_failed_fit_fails_open() -> None:
-    d = AutoTermCriterion(rule="paper", threshold=1e3, fitter=_FailingFitter()).evaluate(_random_history(25), SPACE_2D)
+    d = AutoTermCriterion(rule="paper", threshold=1e3, fitter=_FailingFitter()).evaluate(
+        _random_history(25), SPACE_2D)
     assert not d.should_stop and not d.fit_ok and "no fit today" in d.reason
     assert d.regret_bound is None and d.statistical_error == 1e3
 
@@ -131,10 +137,12 @@ def test_failed_fit_fails_open() -> None:
 def test_non_finite_and_single_fold_records_are_skipped(mode: str) -> None:
     sign = 1.0 if mode == "min" else -1.0
     h = _random_history(21, sign=sign)
-    for i, folds in enumerate(([-sign * np.inf, 0.1], [np.nan, 0.1], [np.inf, np.inf], [-sign * 1e3])):
+    for i, folds in enumerate(([-sign * np.inf, 0.1], [np.nan, 0.1], [np.inf, np.inf],
+                               [-sign * 1e3])):
         h.add(f"bad{i}", {"a": 0.5, "b": 0.5}, folds)
     d = AutoTermCriterion(rule="paper", mode=mode).evaluate(h, SPACE_2D)
-    clean = AutoTermCriterion(rule="paper", mode=mode).evaluate(_random_history(21, sign=sign), SPACE_2D)
+    clean = AutoTermCriterion(rule="paper", mode=mode).evaluate(_random_history(21, sign=sign),
+                                                                SPACE_2D)
     assert d.num_trials == 21 and not d.incumbent_trial_id.startswith("bad")
     assert d.regret_bound == pytest.approx(clean.regret_bound, rel=1e-9)
     assert AutoTermCriterion(rule="paper").evaluate(History()).num_trials == 0
@@ -150,7 +158,8 @@ def test_bad_arguments_raise_naming_argument_and_value(name: str, value: object)
     match = rf"^The `{name}` argument must be .*; got {re.escape(repr(value))} instead\.$"
     with pytest.raises(ValueError, match=match):
         AutoTermCriterion(rule="paper", **{name: value})
-    with pytest.raises(ValueError, match=r"`threshold` argument must be None when `val_train_ratio`"):
+    with pytest.raises(ValueError,
+                       match=r"`threshold` argument must be None when `val_train_ratio`"):
         AutoTermCriterion(rule="paper", threshold=0.1, val_train_ratio=0.2)
 
 

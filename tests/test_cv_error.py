@@ -33,9 +33,12 @@ from ray_autoterm.errors import InvalidArgumentError
         ([0.3, 0.3, 0.3], None, 0.0),
     ],
 )
-def test_cv_statistical_error_by_hand(folds: list[float], ratio: float | None, expected: float) -> None:
+def test_cv_statistical_error_by_hand(
+    folds: list[float], ratio: float | None, expected: float
+) -> None:
     assert cv_statistical_error(folds, ratio) == pytest.approx(expected, rel=1e-12, abs=1e-15)
-    assert CrossValidationError(ratio).evaluate(folds) == pytest.approx(expected, rel=1e-12, abs=1e-15)
+    assert CrossValidationError(ratio).evaluate(folds) == pytest.approx(expected, rel=1e-12,
+                                                                        abs=1e-15)
 
 
 def test_error_is_sign_and_shift_free() -> None:
@@ -98,5 +101,6 @@ def test_bad_val_train_ratio_raises(ratio: object) -> None:
 def test_fixed_threshold(threshold: object) -> None:
     assert FixedThreshold(0.02).evaluate([]) == 0.02
     assert FixedThreshold(0.02).source == "threshold" and CrossValidationError().source == "cv"
-    with pytest.raises(ValueError, match=rf"`threshold` argument must be .*got {threshold!r} instead"):
+    with pytest.raises(ValueError,
+                       match=rf"`threshold` argument must be .*got {threshold!r} instead"):
         FixedThreshold(threshold)  # type: ignore[arg-type]

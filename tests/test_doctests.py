@@ -31,4 +31,5 @@ CORE_MODULES = [
 def test_examples_in_docstrings(name: str) -> None:
     module = importlib.import_module(name)
     result = doctest.testmod(module, optionflags=doctest.ELLIPSIS, verbose=False, report=True)
-    assert result.failed == 0, f"{result.failed} of {result.attempted} doctest examples failed in {name}"
+    assert result.failed == 0, (
+        f"{result.failed} of {result.attempted} doctest examples failed in {name}")

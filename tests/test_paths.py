@@ -11,11 +11,11 @@ import re
 import time
 
 import pytest
-import tune_objectives as obj
 from ray import tune
 from ray.tune.schedulers import ASHAScheduler
 from ray.tune.stopper import CombinedStopper, MaximumIterationStopper
 
+import tune_objectives as obj
 from ray_autoterm import (
     DECISION_LOG_NAME,
     AutoTermCriterion,

@@ -30,13 +30,15 @@ class QuadraticModel(Model):
 
     num_outputs = 1
 
-    def __init__(self, center: list[float], s0: float, s1: float, weights: list[float] | None = None) -> None:
+    def __init__(self, center: list[float], s0: float, s1: float,
+                 weights: list[float] | None = None) -> None:
         super().__init__()
         self.center = torch.tensor(center, dtype=torch.float64)
         self.weights = torch.tensor(weights or [1.0] * len(center), dtype=torch.float64)
         self.s0, self.s1 = s0, s1
 
-    def posterior(self, X, output_indices=None, observation_noise=False, posterior_transform=None, **kw):
+    def posterior(self, X, output_indices=None, observation_noise=False, posterior_transform=None,
+                  **kw):
         mean = (self.weights * (X - self.center) ** 2).sum(-1)  # batch x q
         var = (self.s0 + self.s1 * X[..., 0]) ** 2
         return GPyTorchPosterior(MultivariateNormal(mean, torch.diag_embed(var)))
@@ -59,7 +61,8 @@ def test_beta_matches_the_formula(d: int, t: int) -> None:
 )
 def test_beta_rejects_bad_arguments(name: str, value: float) -> None:
     kwargs = {"num_params": 2, "num_observations": 5, name: value}
-    with pytest.raises(ValueError, match=rf"^The `{name}` argument must be .*; got {value!r} instead\.$"):
+    with pytest.raises(ValueError,
+                       match=rf"^The `{name}` argument must be .*; got {value!r} instead\.$"):
         regret_bound_beta(**kwargs)
 
 
@@ -112,7 +115,8 @@ def test_minimize_lcb_never_above_its_candidates() -> None:
     # The minimum sits in a corner the quasi-random screening is unlikely to hit exactly;
     # the candidate at the corner must win.
     model = QuadraticModel([1.0, 1.0], s0=1e-3, s1=0.0)
-    val, x = minimize_lcb(model, UNIT_2D, 1.0, [], np.array([[1.0, 1.0]]), num_restarts=1, raw_samples=4)
+    val, x = minimize_lcb(model, UNIT_2D, 1.0, [], np.array([[1.0, 1.0]]), num_restarts=1,
+                          raw_samples=4)
     assert val == pytest.approx(-1e-3, abs=1e-15) and x.tolist() == [1.0, 1.0]
 
 

@@ -92,7 +92,8 @@ def test_summary_of_a_stopped_experiment(stopped_exp: Path, capsys) -> None:
     assert code == 0, err
     assert f"Trials: {STOP_AT + 2} started, {STOP_AT + 2} finished (10.0 s each" in out
     assert f"Stopped after {STOP_AT} trials with usable fold scores" in out
-    assert f"regret bound {stop.regret_bound:.4g} < statistical error {stop.statistical_error:.4g}" in out
+    assert (f"regret bound {stop.regret_bound:.4g} < "
+            f"statistical error {stop.statistical_error:.4g}") in out
     assert "(2 more started trials not counted: running at the stop" in out
     assert f"Incumbent: trial trial_{STOP_AT:05d}, mean {stop.incumbent_value:.4g}" in out
     assert f"{stop.incumbent_fold_scores[0]:.4g}" in out and '"depth": 6' in out
@@ -121,7 +122,8 @@ def test_output_option_and_unwritable_output(stopped_exp: Path, tmp_path: Path, 
     target = tmp_path / "out.png"
     code, out, _ = run_report(capsys, str(stopped_exp), "--output", str(target))
     assert code == 0 and target.is_file() and f"Figure: {target}" in out
-    code, _, err = run_report(capsys, str(stopped_exp), "-o", str(tmp_path / "no" / "dir" / "x.png"))
+    code, _, err = run_report(capsys, str(stopped_exp), "-o",
+                              str(tmp_path / "no" / "dir" / "x.png"))
     assert code == 2 and "could not write the figure" in err and "Traceback" not in err
 
 
@@ -130,7 +132,8 @@ def test_budget_read_from_tune_state_files(stopped_exp: Path, capsys) -> None:
 
     assert planned_trials(str(stopped_exp)) is None
     # Tune pickles TuneConfig into tuner.pkl; the search state (also a pickle) wins when present.
-    (stopped_exp / "tuner.pkl").write_bytes(pickle.dumps({"_tune_config": tune.TuneConfig(num_samples=50)}))
+    (stopped_exp / "tuner.pkl").write_bytes(
+        pickle.dumps({"_tune_config": tune.TuneConfig(num_samples=50)}))
     assert planned_trials(str(stopped_exp)) == 50
     state = {"_total_samples": 120, "num_samples_left": 0}
     (stopped_exp / "basic-variant-state-2026-01-01_00-00-00.json").write_bytes(pickle.dumps(state))
@@ -149,7 +152,8 @@ def test_unlimited_num_samples_means_unknown_budget(stopped_exp: Path) -> None:
 def test_directory_without_decision_log(tmp_path: Path, capsys) -> None:
     code, out, err = run_report(capsys, str(tmp_path))
     assert code == 2 and out == ""
-    assert f"no {DECISION_LOG_NAME} found in {tmp_path}; was the experiment run with AutoTermStopper?" in err
+    assert (f"no {DECISION_LOG_NAME} found in {tmp_path}; "
+            "was the experiment run with AutoTermStopper?") in err
     assert "Traceback" not in err
 
 
@@ -256,9 +260,11 @@ def test_docstring_examples(module: str, tmp_path: Path, monkeypatch) -> None:
 def test_python_dash_m(stopped_exp: Path, tmp_path: Path) -> None:
     env = {**os.environ, "MPLBACKEND": "Agg"}
     cmd = [sys.executable, "-m", "ray_autoterm", "report"]
-    done = subprocess.run([*cmd, str(stopped_exp)], capture_output=True, text=True, env=env, timeout=120)
+    done = subprocess.run([*cmd, str(stopped_exp)], capture_output=True, text=True, env=env,
+                          timeout=120)
     assert done.returncode == 0, done.stderr
     assert f"Stopped after {STOP_AT} trials with usable fold scores" in done.stdout
-    missing = subprocess.run([*cmd, str(tmp_path / "gone")], capture_output=True, text=True, env=env, timeout=120)
+    missing = subprocess.run([*cmd, str(tmp_path / "gone")], capture_output=True, text=True,
+                             env=env, timeout=120)
     assert missing.returncode == 2 and "does not exist" in missing.stderr
     assert "Traceback" not in missing.stderr

@@ -9,14 +9,14 @@ import signal
 import sys
 import time
 
-import cluster_utils as cu  # pickled by value: workers cannot import tests/
 import numpy as np
 import pytest
-import tune_objectives as obj
 from ray import tune
 from ray.cloudpickle import register_pickle_by_value
 from sklearn.base import BaseEstimator
 
+import cluster_utils as cu  # pickled by value: workers cannot import tests/
+import tune_objectives as obj
 from ray_autoterm import AutoTermSearcher, AutoTermStopper
 from ray_autoterm.criterion.pruning import FoldPruner
 from ray_autoterm.errors import InvalidArgumentError

@@ -31,7 +31,7 @@ def test_every_supported_domain_round_trips(name: str) -> None:
     rng = np.random.RandomState(0)
     for value in domain.sample(size=25, random_state=rng):
         x = space.encode({"model": {name: value}, "seed": 7})
-        assert x.shape == (space.dim,) and np.all((0.0 <= x) & (x <= 1.0))
+        assert x.shape == (space.dim,) and np.all((x >= 0.0) & (x <= 1.0))
         config = space.decode(x)
         assert config["seed"] == 7
         back = config["model"][name]
@@ -108,12 +108,14 @@ def test_from_configs_infers_bounds_scale_and_types() -> None:
     by_name = {"/".join(p.path): p for p in space.params}
     assert by_name["lr"].log and not by_name["frac"].log and not by_name["m/w"].log
     assert by_name["depth"].integer and (by_name["depth"].low, by_name["depth"].high) == (3, 9)
-    assert isinstance(by_name["opt"], CategoricalParam) and by_name["opt"].choices == ("adam", "sgd")
+    assert (isinstance(by_name["opt"], CategoricalParam)
+            and by_name["opt"].choices == ("adam", "sgd"))
     assert space.constants == {("seed",): 0}
     for config in configs:
         back = space.decode(space.encode(config))
         assert back["opt"] == config["opt"] and back["depth"] == config["depth"]
-        assert back["lr"] == pytest.approx(config["lr"]) and back["m"]["w"] == pytest.approx(config["m"]["w"])
+        assert (back["lr"] == pytest.approx(config["lr"])
+                and back["m"]["w"] == pytest.approx(config["m"]["w"]))
     with pytest.raises(SearchSpaceError, match="zero configurations"):
         SearchSpace.from_configs([])
 

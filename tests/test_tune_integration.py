@@ -81,7 +81,8 @@ def test_tuner_with_optuna_search_and_param_space(ray_local, tmp_path):
             search_alg=OptunaSearch(seed=0), metric="cv_mean", mode="min",
             num_samples=BUDGET, max_concurrent_trials=1, reuse_actors=True,
         ),
-        run_config=tune.RunConfig(stop=stopper, storage_path=str(tmp_path), name="optuna", verbose=0),
+        run_config=tune.RunConfig(stop=stopper, storage_path=str(tmp_path), name="optuna",
+                                  verbose=0),
     )
     grid = tuner.fit()
     assert len([r for r in grid if r.metrics and "cv_scores" in r.metrics]) < BUDGET
@@ -89,7 +90,8 @@ def test_tuner_with_optuna_search_and_param_space(ray_local, tmp_path):
 
 
 def test_streamed_folds_and_duplicate_final_results(ray_local, tmp_path):
-    stopper = AutoTermStopper(rule="paper", param_space=obj.SPACE, background=False, min_trials=5, threshold=10.0)
+    stopper = AutoTermStopper(rule="paper", param_space=obj.SPACE, background=False, min_trials=5,
+                              threshold=10.0)
     analysis = tune.run(
         obj.quadratic_streaming, config=obj.SPACE, stop=stopper, num_samples=8,
         reuse_actors=True, verbose=0, storage_path=str(tmp_path), name="stream",
@@ -116,9 +118,11 @@ def test_errored_and_nan_trials_are_excluded_without_crashing(ray_local, tmp_pat
     assert errored, "the design should hit the failing band at least once"
     for t in errored:
         assert t.trial_id not in stopper.history or not stopper.history[t.trial_id].complete
-    nan_records = [r for r in stopper.history.completed() if any(math.isnan(v) for v in r.fold_scores)]
+    nan_records = [r for r in stopper.history.completed()
+                   if any(math.isnan(v) for v in r.fold_scores)]
     for d in stopper.decisions:
-        assert d.incumbent_fold_scores is None or all(math.isfinite(v) for v in d.incumbent_fold_scores)
+        assert d.incumbent_fold_scores is None or all(
+            math.isfinite(v) for v in d.incumbent_fold_scores)
     usable = [r for r in stopper.history.completed() if stopper.criterion.usable(r)]
     assert stopper.decisions[-1].num_trials == len(usable)
     assert all(not stopper.criterion.usable(r) for r in nan_records)

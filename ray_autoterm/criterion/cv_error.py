@@ -16,8 +16,9 @@ def validate_fold_losses(fold_losses: Sequence[float], name: str = "fold_losses"
         raise invalid(name, fold_losses, "a sequence of at least 2 finite numbers (one per fold)")
     try:
         arr = np.asarray(list(fold_losses), dtype=np.float64).reshape(-1)
-    except (TypeError, ValueError):
-        raise invalid(name, fold_losses, "a sequence of at least 2 finite numbers (one per fold)")
+    except (TypeError, ValueError) as exc:
+        raise invalid(name, fold_losses,
+                      "a sequence of at least 2 finite numbers (one per fold)") from exc
     if arr.size < 2:
         raise invalid(name, list(fold_losses), "at least 2 fold values (k-fold CV with k >= 2)")
     if not np.all(np.isfinite(arr)):
@@ -60,7 +61,8 @@ def cv_statistical_error(
     else:
         ok = isinstance(val_train_ratio, (int, float)) and not isinstance(val_train_ratio, bool)
         if not ok or not math.isfinite(val_train_ratio) or val_train_ratio <= 0:
-            raise invalid("val_train_ratio", val_train_ratio, "a finite number > 0 (n_val / n_train)")
+            raise invalid("val_train_ratio", val_train_ratio,
+                          "a finite number > 0 (n_val / n_train)")
         ratio = float(val_train_ratio)
     s2 = float(np.mean((arr - arr.mean()) ** 2))  # divides by k
     return math.sqrt((1.0 / k + ratio) * s2)

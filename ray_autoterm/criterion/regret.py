@@ -96,7 +96,8 @@ class RegretBound:
         return self.min_ucb - self.min_lcb
 
 
-def confidence_bounds(model: Any, X: torch.Tensor, beta: float) -> tuple[torch.Tensor, torch.Tensor]:
+def confidence_bounds(model: Any, X: torch.Tensor,
+                      beta: float) -> tuple[torch.Tensor, torch.Tensor]:
     """Lower and upper confidence bounds ``μ ∓ sqrt(β)·σ`` of the latent function.
 
     Args:

@@ -314,14 +314,17 @@ class AutoTermCriterion:
             return Decision(n, stop, reason, wall_time_s=time.perf_counter() - start,
                             **{**base, **kw})
 
-        waiting = f"{n} of at least {self.min_trials} trials completed; the rule does not stop sooner"
+        waiting = (f"{n} of at least {self.min_trials} trials completed; "
+                   "the rule does not stop sooner")
         if n < _MIN_POINTS_FOR_BOUND:
             return decision(False, waiting)
         try:
-            space = space if space is not None else SearchSpace.from_configs([r.config for r in recs])
+            space = (space if space is not None
+                     else SearchSpace.from_configs([r.config for r in recs]))
             keep, X = _encode(space, recs)
         except SearchSpaceError as exc:
-            logger.warning("ray-autoterm cannot encode the trials' configs, so it will not stop: %s", exc)
+            logger.warning(
+                "ray-autoterm cannot encode the trials' configs, so it will not stop: %s", exc)
             return decision(False, f"configs do not fit the search space: {exc}", fit_ok=False)
         if space.dim == 0:
             return decision(False, "the search space has no tuned parameter; nothing to bound")

@@ -180,7 +180,7 @@ class AutoTermSearcher(Searcher):
             final = dict(result)
             final["done"] = True
             self._state.ingest(trial_id, final, self._configs.get(trial_id))
-        rec = self._state.history[trial_id] if trial_id in self._state.history else None
+        rec = self._state.history[trial_id] if trial_id in self._state.history else None  # noqa: SIM401 - History has no .get()
         ok = rec is not None and rec.complete and rec.fold_scores and all(
             math.isfinite(v) for v in rec.fold_scores
         )
@@ -211,7 +211,8 @@ class AutoTermSearcher(Searcher):
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.__dict__.update(state)
-        self.space = None if self._param_space is None else SearchSpace.from_param_space(self._param_space)
+        self.space = (None if self._param_space is None
+                      else SearchSpace.from_param_space(self._param_space))
         self._state = attach(self._state)
 
     def save(self, checkpoint_path: str) -> None:

@@ -9,7 +9,8 @@ import numpy as np
 from ray_autoterm.errors import invalid
 
 
-def _fold_loss(estimator: Any, X: Any, y: Any, train: np.ndarray, test: np.ndarray, scoring: Any) -> float:
+def _fold_loss(estimator: Any, X: Any, y: Any, train: np.ndarray, test: np.ndarray,
+               scoring: Any) -> float:
     from sklearn.base import clone
     from sklearn.metrics import check_scoring
 
