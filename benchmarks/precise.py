@@ -53,8 +53,8 @@ from _bench import describe, provenance  # noqa: E402
 _bench.single_threaded()
 
 import numpy as np  # noqa: E402
-from quality import RF_N_ESTIMATORS, SPACES, XGB_N_ESTIMATORS  # noqa: E402
 
+from quality import RF_N_ESTIMATORS, SPACES, XGB_N_ESTIMATORS  # noqa: E402
 from ray_autoterm.space import NumericParam, SearchSpace  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "results" / "precise"

@@ -585,7 +585,9 @@ def summarise(rows: list[dict[str, Any]], groups: Sequence[str]) -> list[dict[st
                 "ryc": [r["ryc"] for r in sel], "rtc": [r["rtc"] for r in sel],
                 "rtc_cpu": [r["rtc_cpu"] for r in sel],
                 "stopped": float(np.mean([r["stopped"] for r in sel])) if sel else math.nan,
-                "lost": float(np.mean([r["ryc"] < LOSS_TOLERANCE for r in sel])) if sel else math.nan,
+                "lost": (
+                    float(np.mean([r["ryc"] < LOSS_TOLERANCE for r in sel])) if sel else math.nan
+                ),
                 "stop": float(np.mean([r["stop"] for r in sel])) if sel else math.nan,
             }
         table.append(entry)
@@ -708,7 +710,8 @@ def group_markdown(stats: dict[str, dict[str, Any]], reference: str = PAPER_ROW)
         worst = st["worst_run"].replace("runs-", "", 1) if st["worst_run"] else ""
         lines.append("| " + " | ".join([
             rule, f"{st['fired']}/{st['n']}", _ci(st["mean_ryc"], st["mean_ryc_ci"]),
-            _ci(st["median_ryc"], st["median_ryc_ci"]), _ci(st["mean_rtc"], st["mean_rtc_ci"], True),
+            _ci(st["median_ryc"], st["median_ryc_ci"]),
+            _ci(st["mean_rtc"], st["mean_rtc_ci"], True),
             _ci(st["median_rtc"], st["median_rtc_ci"], True), f"{st['lost']:.0%}",
             f"{st['worst_ryc']:+.4f} ({worst})", d_ryc, d_rtc, f"{st['mean_stop']:.1f}",
         ]) + " |")

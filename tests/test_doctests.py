@@ -17,6 +17,8 @@ CORE_MODULES = [
     "ray_autoterm.criterion.decision",
     "ray_autoterm.criterion.regret",
     "ray_autoterm.criterion.terminator",
+    "ray_autoterm.criterion.rules",
+    "ray_autoterm.criterion.pruning",
     "ray_autoterm",
     "ray_autoterm.tune.stopper",
     "ray_autoterm.tune.callback",
@@ -24,6 +26,8 @@ CORE_MODULES = [
     "ray_autoterm.tune.searcher",
     "ray_autoterm.tune.reporting",
     "ray_autoterm.tune.sklearn",
+    "ray_autoterm.tune.scheduler",
+    "ray_autoterm.tune.train",
 ]
 
 

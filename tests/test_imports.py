@@ -66,13 +66,3 @@ def test_every_public_name_resolves_and_is_listed():
         assert set(module.__all__) <= set(dir(module))
         for name in module.__all__:
             assert getattr(module, name) is not None, name
-
-
-def test_result_keys_agree_with_the_stopper():
-    # The reporting helpers write the keys from the light `_keys` module; the stopper reads
-    # those of `_shared`. They must be the same strings.
-    from ray_autoterm.tune import _keys, _shared
-
-    for name in ("CV_SCORES_KEY", "CV_MEAN_KEY", "FOLD_KEY", "FOLD_LOSS_KEY", "NUM_FOLDS_KEY",
-                 "VAL_TRAIN_RATIO_KEY"):
-        assert getattr(_keys, name) == getattr(_shared, name), name

@@ -174,12 +174,3 @@ def test_bad_arguments_fail_at_construction_naming_the_field(kwargs, name):
 def test_bad_fold_losses_are_named():
     with pytest.raises(InvalidArgumentError, match="`fold_losses`"):
         FoldPruner().should_prune("0.1", history())
-
-
-@pytest.mark.parametrize("name", ["ray_autoterm.criterion.pruning", "ray_autoterm.tune.scheduler"])
-def test_examples_in_docstrings(name):
-    import doctest
-    import importlib
-
-    result = doctest.testmod(importlib.import_module(name), optionflags=doctest.ELLIPSIS)
-    assert result.attempted > 0 and result.failed == 0

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 from ray_autoterm.criterion.decision import Decision
 from ray_autoterm.errors import invalid
 from ray_autoterm.tune import _tune_internals as internals
-from ray_autoterm.tune._shared import CV_MEAN_KEY
+from ray_autoterm.tune._keys import CV_MEAN_KEY
 from ray_autoterm.tune.callback import AutoTermCallback
 
 if TYPE_CHECKING:

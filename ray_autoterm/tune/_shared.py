@@ -23,15 +23,15 @@ from typing import Any
 from ray_autoterm.criterion.decision import Decision
 from ray_autoterm.gp import GPFitter
 from ray_autoterm.history import History
+from ray_autoterm.tune._keys import (
+    CV_SCORES_KEY,
+    FOLD_KEY,
+    FOLD_LOSS_KEY,
+    NUM_FOLDS_KEY,
+    VAL_TRAIN_RATIO_KEY,
+)
 
 logger = logging.getLogger("ray_autoterm")
-
-CV_SCORES_KEY = "cv_scores"
-CV_MEAN_KEY = "cv_mean"
-FOLD_KEY = "fold"
-FOLD_LOSS_KEY = "fold_loss"
-NUM_FOLDS_KEY = "num_folds"
-VAL_TRAIN_RATIO_KEY = "val_train_ratio"
 
 _REGISTRY: weakref.WeakValueDictionary[str, SharedState] = weakref.WeakValueDictionary()
 _REGISTRY_LOCK = threading.Lock()

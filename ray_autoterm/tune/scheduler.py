@@ -16,7 +16,8 @@ from ray_autoterm.criterion.pruning import (
     reference_records,
 )
 from ray_autoterm.errors import invalid
-from ray_autoterm.tune._shared import CV_SCORES_KEY, NUM_FOLDS_KEY, SharedState, attach
+from ray_autoterm.tune._keys import CV_SCORES_KEY, NUM_FOLDS_KEY
+from ray_autoterm.tune._shared import SharedState, attach
 
 if TYPE_CHECKING:
     from ray_autoterm.history import History

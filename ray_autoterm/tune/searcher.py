@@ -15,7 +15,8 @@ from ray_autoterm._validation import check_key, check_mode, check_positive_int
 from ray_autoterm.bo import propose
 from ray_autoterm.errors import SearchSpaceError, invalid
 from ray_autoterm.space import SearchSpace
-from ray_autoterm.tune._shared import CV_SCORES_KEY, SharedState, attach
+from ray_autoterm.tune._keys import CV_SCORES_KEY
+from ray_autoterm.tune._shared import SharedState, attach
 
 if TYPE_CHECKING:
     from ray_autoterm.tune.stopper import AutoTermStopper

@@ -20,8 +20,9 @@ from ray_autoterm.criterion.terminator import AutoTermCriterion
 from ray_autoterm.errors import SearchSpaceError, invalid
 from ray_autoterm.space import SearchSpace
 from ray_autoterm.tune._events import TuneEvents
+from ray_autoterm.tune._keys import CV_SCORES_KEY
 from ray_autoterm.tune._log import append_decision, write_stop
-from ray_autoterm.tune._shared import CV_SCORES_KEY, SharedState, attach
+from ray_autoterm.tune._shared import SharedState, attach
 from ray_autoterm.tune._worker import DecisionWorker
 from ray_autoterm.tune.callback import AutoTermCallback
 
