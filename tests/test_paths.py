@@ -234,7 +234,7 @@ def _report(path) -> str:
     return out.stdout
 
 
-def test_counts_agree_and_runs_do_not_mix(ray_local, tmp_path):
+def test_counts_agree_and_runs_do_not_mix(ray_local, tmp_path, autoterm_log):
     exp = tmp_path / "counts"
     for _ in range(2):  # the same name twice: the second run must not read the first
         stopper = AutoTermStopper(param_space=obj.SPACE, min_trials=6, threshold=10.0)
@@ -246,6 +246,12 @@ def test_counts_agree_and_runs_do_not_mix(ray_local, tmp_path):
     text = _report(exp)
     assert f"{len(started)} started" in text, text
     assert f"after {stopper.fired.num_trials} " in text
+    # The stopper's stop line counts as the report does (same words; trials that Tune started
+    # after the stop are in the report's count only).
+    stops = [m for m in messages(autoterm_log, logging.INFO) if "stops the experiment" in m]
+    logged = [int(n) for n in re.findall(r"\((\d+) more started trials not counted", stops[-1])]
+    assert len(logged) == 1, stops[-1]
+    assert logged[0] <= max(0, len(started) - stopper.fired.num_trials)
     # The firing decision is easy to find: the log's last line, and autoterm_stop.json.
     lines = (exp / DECISION_LOG_NAME).read_text().splitlines()
     last = json.loads(lines[-1])

@@ -407,13 +407,16 @@ class AutoTermStopper(TuneEvents, Stopper):
         if decision.error_source == "none":
             logger.error("ray-autoterm stops the experiment: %s", decision.reason)
             return
-        history = self._state.history  # running: reported, and not all folds in yet
-        running = sum(not (t in history and history[t].complete) for t in self.running_at_stop)
+        # The same count as `ray-autoterm report`: trials started so far that the decision did
+        # not count (running at the stop, or without usable fold scores).
+        started = self._started | {record.trial_id for record in self._state.history}
+        extra = max(0, len(started) - decision.num_trials)
         logger.info(
-            "ray-autoterm stops the experiment after %d trials with usable fold scores (%d "
-            "more were running): the regret bound %.4g is below the statistical error %.4g. "
+            "ray-autoterm stops the experiment after %d trials with usable fold scores (%d more "
+            "started trials not counted: running at the stop, or without usable fold scores): "
+            "the regret bound %.4g is below the statistical error %.4g. "
             "Incumbent: trial %s, mean %s = %.6g, config %s.",
-            decision.num_trials, running, decision.regret_bound, decision.statistical_error,
+            decision.num_trials, extra, decision.regret_bound, decision.statistical_error,
             decision.incumbent_trial_id, self.cv_scores_key, decision.incumbent_value,
             decision.incumbent_config,
         )
