@@ -1,0 +1,4 @@
+# The study of stopping rules on the 50 precise runs (signals cached in study-signals/).
+python benchmarks/study_rules.py --runs 'benchmarks/results/precise/runs-*.json' --jobs 2 --rtc cpu \
+    --out benchmarks/results/precise/study-rules.md --json benchmarks/results/precise/study-rules.json \
+    --notes benchmarks/results/precise/study-notes.md --show 'paper (bound < cv)' --show 'Optuna terminator' --show 'stagnation 10' --show 'stagnation 30' --show 'stagnation 50' --show 'bound < paired3' --show 'bound < paired5' --show 'bound < paired5min' --show 'bound < pooled5' --show 'bound < pooled10' --show 'cv-noise bound < cv' --show 'prb δ=0.05 ε=cv' --show 'prb δ=0.05 ε=cv, 3 in a row' --show 'prb δ=0.1 ε=pooled5, 3 in a row' --show 'prb δ=0.3 ε=pooled5, 3 in a row' --show 'prb δ=0.5 ε=pooled5' --show 'emsr-gap auto' --show 'emsr-gap auto, 3 in a row' --show 'emsr-gap < cv' --show 'bound < cv, 2 in a row' --show 'bound < cv, 3 in a row' --show 'bound < cv, min 30' 
