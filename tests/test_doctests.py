@@ -8,6 +8,7 @@ import importlib
 import pytest
 
 CORE_MODULES = [
+    "ray_autoterm._lazy",
     "ray_autoterm.space",
     "ray_autoterm.gp",
     "ray_autoterm.history",
