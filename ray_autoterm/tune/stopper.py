@@ -413,10 +413,11 @@ class AutoTermStopper(TuneEvents, Stopper):
         extra = max(0, len(started) - decision.num_trials)
         logger.info(
             "ray-autoterm stops the experiment after %d trials with usable fold scores (%d more "
-            "started trials not counted: running at the stop, or without usable fold scores): "
-            "the regret bound %.4g is below the statistical error %.4g. "
+            "started trial%s not counted so far: running at the stop, or without usable fold "
+            "scores): the regret bound %.4g is below the statistical error %.4g. "
             "Incumbent: trial %s, mean %s = %.6g, config %s.",
-            decision.num_trials, extra, decision.regret_bound, decision.statistical_error,
+            decision.num_trials, extra, "s" * (extra != 1), decision.regret_bound,
+            decision.statistical_error,
             decision.incumbent_trial_id, self.cv_scores_key, decision.incumbent_value,
             decision.incumbent_config,
         )
