@@ -11,6 +11,8 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -65,3 +67,43 @@ def describe(info: dict[str, Any]) -> str:
         return "commit unknown (not a git checkout)"
     state = {True: "clean tree", False: "UNCOMMITTED changes", None: "state unknown"}[info["clean"]]
     return f"commit {info['commit'][:10]} ({state})"
+
+
+def run_jobs(
+    job: Callable[[Any], tuple[str, float, dict[str, Any], str | None]],
+    jobs: Sequence[Any],
+    processes: int,
+    done_line: Callable[[dict[str, Any]], str],
+) -> int:
+    """Run ``job`` on each of ``jobs`` and print one line per finished job, with an ETA.
+
+    ``job`` returns ``(name, seconds, summary, error)``; ``done_line(summary)`` describes a
+    success. With ``processes > 1`` the jobs run in spawned processes (one job each). Returns
+    the number of failed jobs.
+    """
+    start = time.time()
+    failures = 0
+
+    def report(i: int, result: tuple[str, float, dict[str, Any], str | None]) -> None:
+        nonlocal failures
+        name, secs, summary, err = result
+        elapsed = time.time() - start
+        eta = elapsed / i * (len(jobs) - i)
+        if err is not None:
+            failures += 1
+            print(f"[{i}/{len(jobs)}] {name} FAILED after {secs:.0f} s: {err}", flush=True)
+        else:
+            print(f"[{i}/{len(jobs)}] {name}: {done_line(summary)} in {secs:.0f} s; elapsed "
+                  f"{elapsed / 60:.1f} min, ETA {eta / 60:.1f} min", flush=True)
+
+    if processes <= 1:
+        for i, item in enumerate(jobs, 1):
+            report(i, job(item))
+    elif jobs:
+        import multiprocessing as mp
+
+        with mp.get_context("spawn").Pool(processes, maxtasksperchild=1) as pool:
+            for i, result in enumerate(pool.imap_unordered(job, jobs), 1):
+                report(i, result)
+    print(f"done in {(time.time() - start) / 60:.1f} min; {failures} failed", flush=True)
+    return failures

@@ -260,32 +260,9 @@ def main(argv: list[str] | None = None) -> int:
     jobs.sort(key=lambda j: (-(cost[j[1]] * (2 if j[0] == "xgboost" else 1)), j[2]))
     print(f"{len(jobs)} runs: budget {args.budget}, {args.folds}-fold CV, {args.jobs} process(es)",
           flush=True)
-    start = time.time()
-    failures = 0
-
-    def report(i: int, result: tuple) -> None:
-        nonlocal failures
-        name, secs, summary, err = result
-        elapsed = time.time() - start
-        eta = elapsed / i * (len(jobs) - i)
-        if err is not None:
-            failures += 1
-            print(f"[{i}/{len(jobs)}] {name} FAILED after {secs:.0f} s: {err}", flush=True)
-        else:
-            print(f"[{i}/{len(jobs)}] {name}: {args.budget} trials in {secs:.0f} s, best CV "
-                  f"log loss {summary['best_cv']:.4f}; elapsed {elapsed / 60:.1f} min, "
-                  f"ETA {eta / 60:.1f} min", flush=True)
-
-    if args.jobs <= 1:
-        for i, job in enumerate(jobs, 1):
-            report(i, _job(job))
-    else:
-        import multiprocessing as mp
-
-        with mp.get_context("spawn").Pool(args.jobs, maxtasksperchild=1) as pool:
-            for i, result in enumerate(pool.imap_unordered(_job, jobs), 1):
-                report(i, result)
-    print(f"done in {(time.time() - start) / 60:.1f} min; {failures} failed", flush=True)
+    failures = _bench.run_jobs(_job, jobs, args.jobs, lambda s: (
+        f"{args.budget} trials, best CV log loss {s['best_cv']:.4f}"
+    ))
     return 1 if failures else 0
 
 
