@@ -107,3 +107,17 @@ def run_jobs(
                 report(i, result)
     print(f"done in {(time.time() - start) / 60:.1f} min; {failures} failed", flush=True)
     return failures
+
+
+def start_cluster(nodes: int, cpus_per_node: int) -> Any:
+    """A local multi-node Ray cluster (``ray.cluster_utils.Cluster``: a head and ``nodes - 1``
+    workers, ``cpus_per_node`` logical CPUs each), with this driver connected to it."""
+    import ray
+    from ray.cluster_utils import Cluster
+
+    cluster = Cluster(initialize_head=True, head_node_args={"num_cpus": cpus_per_node})
+    for _ in range(nodes - 1):
+        cluster.add_node(num_cpus=cpus_per_node)
+    ray.init(address=cluster.address, log_to_driver=False)
+    cluster.wait_for_nodes()
+    return cluster

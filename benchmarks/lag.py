@@ -468,14 +468,8 @@ def main(argv: list[str] | None = None) -> int:
     command = "python benchmarks/lag.py" + (" " + shlex.join(sys.argv[1:]) if argv is None
                                             and sys.argv[1:] else "")
 
-    from ray.cluster_utils import Cluster
-
     t0 = time.perf_counter()
-    cluster = Cluster(initialize_head=True, head_node_args={"num_cpus": args.cpus_per_node})
-    for _ in range(args.nodes - 1):
-        cluster.add_node(num_cpus=args.cpus_per_node)
-    ray.init(address=cluster.address, log_to_driver=False)
-    cluster.wait_for_nodes()
+    cluster = _bench.start_cluster(args.nodes, args.cpus_per_node)
     cluster_desc = (f"`ray.cluster_utils.Cluster` with {args.nodes} nodes x "
                     f"{args.cpus_per_node} logical CPUs")
     storage = tempfile.mkdtemp(prefix="autoterm_lag_")

@@ -443,14 +443,8 @@ def main(argv: list[str] | None = None) -> int:
     args.code = _bench.describe(_bench.provenance())  # the code as it was when the run started
     _MLLCounter.install()
 
-    from ray.cluster_utils import Cluster
-
     t0 = time.perf_counter()
-    cluster = Cluster(initialize_head=True, head_node_args={"num_cpus": args.cpus_per_node})
-    for _ in range(args.nodes - 1):
-        cluster.add_node(num_cpus=args.cpus_per_node)
-    ray.init(address=cluster.address, log_to_driver=False)
-    cluster.wait_for_nodes()
+    cluster = _bench.start_cluster(args.nodes, args.cpus_per_node)
     cluster_desc = (f"`ray.cluster_utils.Cluster` with {args.nodes} nodes x "
                     f"{args.cpus_per_node} logical CPUs, {args.concurrency} trials at a time")
     storage = tempfile.mkdtemp(prefix="autoterm_scale_")
