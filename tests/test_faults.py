@@ -9,8 +9,6 @@ back when a previous test removed one.
 from __future__ import annotations
 
 import gc
-import os
-import signal
 import threading
 import time
 
@@ -18,6 +16,7 @@ import pytest
 from ray import tune
 
 import cluster_utils as cu
+import tune_objectives as obj
 from cluster_utils import cluster, full_cluster  # noqa: F401 - the module's cluster fixtures
 from ray_autoterm import AutoTermSearcher, AutoTermStopper
 from ray_autoterm.tune import _shared
@@ -43,23 +42,6 @@ class CompletionTimes(tune.Callback):
 
     def on_trial_complete(self, iteration, trials, trial, **info):
         self.times.append(time.time())
-
-
-class InterruptAfter(tune.Callback):
-    """Sends the driver SIGINT after ``n`` completed trials, as a user's Ctrl-C would.
-
-    Only once: Tune restores the callbacks with the experiment (their counters at zero), so the
-    flag file keeps the restored copy from interrupting the resumed run as well.
-    """
-
-    def __init__(self, n: int, flag: str) -> None:
-        self.n, self.flag, self.done = n, flag, 0
-
-    def on_trial_complete(self, iteration, trials, trial, **info):
-        self.done += 1
-        if self.done >= self.n and not os.path.exists(self.flag):
-            open(self.flag, "w").close()
-            os.kill(os.getpid(), signal.SIGINT)
 
 
 def wait_until(predicate, timeout: float) -> bool:
@@ -143,7 +125,7 @@ def test_interrupted_driver_restores_and_the_pair_continues(full_cluster, tmp_pa
         ),
         run_config=tune.RunConfig(
             stop=stopper, storage_path=str(tmp_path), name=name, verbose=0,
-            callbacks=[InterruptAfter(interrupt_after, str(tmp_path / "interrupted.flag"))],
+            callbacks=[obj.InterruptAfter(interrupt_after, str(tmp_path / "interrupted.flag"))],
         ),
     )
     grid = tuner.fit()

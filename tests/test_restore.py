@@ -6,29 +6,12 @@ import gc
 import json
 import os
 import pickle
-import signal
 
 from ray import tune
 
 import tune_objectives as obj
 from ray_autoterm import DECISION_LOG_NAME, AutoTermSearcher, AutoTermStopper
 from ray_autoterm.tune import _shared
-
-
-class InterruptAfter(tune.Callback):
-    """Sends the driver SIGINT after ``n`` completed trials, as a user's Ctrl-C would.
-
-    Tune restores callbacks with the experiment, so a marker file makes it fire only once.
-    """
-
-    def __init__(self, n: int, marker: str) -> None:
-        self.n, self.done, self.marker = n, 0, marker
-
-    def on_trial_complete(self, iteration, trials, trial, **info):
-        self.done += 1
-        if self.done == self.n and not os.path.exists(self.marker):
-            open(self.marker, "w").close()
-            os.kill(os.getpid(), signal.SIGINT)
 
 
 def test_pickle_round_trip_keeps_history_and_link():
@@ -78,7 +61,7 @@ def test_interrupted_tuner_restores_with_the_same_history(ray_local, tmp_path):
         ),
         run_config=tune.RunConfig(
             stop=stopper, storage_path=str(tmp_path), name=name, verbose=0,
-            callbacks=[InterruptAfter(12, str(tmp_path / "interrupted"))],
+            callbacks=[obj.InterruptAfter(12, str(tmp_path / "interrupted"))],
         ),
     )
     tuner.fit()

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import gc
 import os
-import signal
 import sys
 import time
 
@@ -176,19 +175,6 @@ def test_pruned_parallel_trial_cancels_its_fold_tasks_at_once(ray_local, tmp_pat
     assert ray.available_resources().get("CPU", 0) == ray.cluster_resources()["CPU"]
 
 
-class InterruptAfter(tune.Callback):
-    """SIGINT to the driver after ``n`` completed trials, once (see test_restore.py)."""
-
-    def __init__(self, n: int, marker: str) -> None:
-        self.n, self.done, self.marker = n, 0, marker
-
-    def on_trial_complete(self, iteration, trials, trial, **info):
-        self.done += 1
-        if self.done == self.n and not os.path.exists(self.marker):
-            open(self.marker, "w").close()
-            os.kill(os.getpid(), signal.SIGINT)
-
-
 def test_linked_scheduler_shares_pruned_trials_and_survives_restore(ray_local, tmp_path):
     name, budget = "restore", 40
     searcher = AutoTermSearcher(obj.SPACE, seed=0, num_restarts=2, raw_samples=64)
@@ -200,8 +186,10 @@ def test_linked_scheduler_shares_pruned_trials_and_survives_restore(ray_local, t
         obj.quadratic_streaming,
         tune_config=tune.TuneConfig(search_alg=searcher, scheduler=scheduler, num_samples=budget,
                                     max_concurrent_trials=1, reuse_actors=True),
-        run_config=tune.RunConfig(stop=stopper, storage_path=str(tmp_path), name=name, verbose=0,
-                                  callbacks=[InterruptAfter(20, str(tmp_path / "interrupted"))]),
+        run_config=tune.RunConfig(
+            stop=stopper, storage_path=str(tmp_path), name=name, verbose=0,
+            callbacks=[obj.InterruptAfter(20, str(tmp_path / "interrupted"))],
+        ),
     )
     tuner.fit()
     before = {r.trial_id: (r.folds_measured, r.fold_scores) for r in stopper.history.pruned()}
