@@ -97,7 +97,7 @@ def folds(config: dict[str, Any]) -> list[float]:
 
 def trainable(config: dict[str, Any]) -> None:
     time.sleep(config["duration"])
-    report_cv_scores(folds(config))
+    report_cv_scores(folds(config), mode="min")
 
 
 def param_space(duration: float) -> dict[str, Any]:
@@ -229,7 +229,7 @@ def run_once(spec: dict[str, Any]) -> dict[str, Any]:
 
     from ray_autoterm.space import SearchSpace
 
-    stopper.wait_for_decision(timeout=30)  # let the worker finish before the criterion is copied
+    stopper._settle(timeout=30)  # let the worker finish before the criterion is copied
     check = [d.num_trials for d in decisions if fired is None or d.num_trials <= fired.num_trials]
     sync, later = synchronous_stop(stopper, records, SearchSpace.from_param_space(space), check)
     out: dict[str, Any] = {

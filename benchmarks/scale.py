@@ -69,7 +69,7 @@ def trainable(config: dict[str, Any]) -> None:
     x = np.array([config[f"x{j}"] for j in range(config["dim"])])
     f = float(((x - OPTIMUM) ** 2).sum())
     rng = np.random.default_rng(int(x[0] * 1e9) % (2**32))
-    report_cv_scores([f + FOLD_NOISE * float(e) for e in rng.standard_normal(5)])
+    report_cv_scores([f + FOLD_NOISE * float(e) for e in rng.standard_normal(5)], mode="min")
 
 
 def param_space(dim: int, sleep_s: float) -> dict[str, Any]:
@@ -157,9 +157,9 @@ class TimedStopper(AutoTermStopper):
         # Never-firing arms: Tune may ask between the worker's fire and its un-fire below.
         return False if self.never_fire else super().stop_all()
 
-    def decide(self) -> Any:
+    def _decide(self, count: int | None = None) -> Any:
         k = len(self.criterion.fitter.log)
-        decision = super().decide()
+        decision = super()._decide(count)
         if self.never_fire and self._state.fired is not None:
             # Keep going: note where it would have stopped, and un-fire. After that point the
             # bound is mostly below the error, so every decision minimises the LCB exactly:
@@ -229,7 +229,7 @@ def run_once(kind: str, args: argparse.Namespace, storage: str, index: int) -> d
     q = max(len(t) // 4, 2)
     out["throughput_last_q"] = (q - 1) / (t[-1] - t[-q]) if len(t) >= 2 * q else float("nan")
     if isinstance(stopper, TimedStopper):
-        stopper.wait_for_decision(timeout=300)
+        stopper._settle(timeout=300)
         out.update(stopper_stats(stopper))
         if out["errors"]:
             print(f"  {out['errors']} trial errors", flush=True)

@@ -133,8 +133,7 @@ def run_search(
         ),
     )
     start = time.time()
-    grid = tuner.fit()
-    stopper.wait_for_decision()
+    grid = tuner.fit()  # the stopper's callback makes its final decision at the end
     seconds = time.time() - start
     exp_dir = stopper.log_dir or getattr(grid, "experiment_path", "") or ""
     print()

@@ -82,14 +82,13 @@ def main(argv: list[str] | None = None) -> int:
         ),
     )
     start = time.time()
-    grid = tuner.fit()
-    stopper.wait_for_decision()
+    grid = tuner.fit()  # the stopper's callback makes its final decision at the end
     seconds = time.time() - start
     exp_dir = stopper.log_dir or grid.experiment_path
     print()
     # The counts of `ray-autoterm report` (trials started / finished, the stop's trial count).
     _common.print_outcome(stopper, exp_dir, args.num_samples, seconds)
-    decision = stopper.fired or stopper.latest_decision
+    decision = stopper.fired or (stopper.decisions[-1] if stopper.decisions else None)
     if decision is not None and decision.regret_bound is not None:
         print(
             f"How it decided: regret bound r = {decision.regret_bound:.4f} (min UCB "

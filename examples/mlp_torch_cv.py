@@ -81,7 +81,7 @@ def trainable(config: dict) -> None:
         model.eval()
         with torch.no_grad():
             losses.append(float(loss_fn(model(Xva), yva)))
-    report_cv_scores(losses, device=str(device))
+    report_cv_scores(losses, device=str(device), mode="min")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -157,7 +157,7 @@ def node_id() -> str:
 
 def noisy_quadratic(config: dict) -> None:
     """5 noisy folds of a quadratic, plus the node the trial ran on (``node``)."""
-    report_cv_scores(folds_for(config), node=node_id())
+    report_cv_scores(folds_for(config), node=node_id(), mode="min")
 
 
 def spread_quadratic(
@@ -229,7 +229,7 @@ def ridge_cv_parallel(config: dict, trace_dir: str) -> None:
     serial = cross_validate_folds(
         TracedRidge(alpha=config["alpha"]), X, y, cv=5, scoring="neg_mean_squared_error", seed=0
     )
-    report_cv_scores(losses, serial_losses=serial, node=node_id(), pid=os.getpid())
+    report_cv_scores(losses, serial_losses=serial, node=node_id(), pid=os.getpid(), mode="min")
 
 
 class QuadraticFolds(BaseEstimator):
@@ -274,7 +274,7 @@ def flaky_parallel_cv(config: dict) -> None:
     y = np.zeros(len(X))
     model = QuadraticFolds(config["a"], config["b"], die=config["b"] < DIE_B)
     losses = cross_validate_folds(model, X, y, cv=KFold(5), parallel=True)
-    report_cv_scores(losses, node=node_id())
+    report_cv_scores(losses, node=node_id(), mode="min")
 
 
 # ----------------------------------------------------------------------------- results

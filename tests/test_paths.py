@@ -195,9 +195,9 @@ def test_tune_mode_is_taken_or_a_contradiction_refused(ray_local, tmp_path):
 
     stopper = AutoTermStopper(param_space=obj.SPACE, min_trials=3)
     tuner(stopper, "takes").fit()
-    assert stopper.mode == "max" and stopper.latest_decision.mode == "max"
+    assert stopper.mode == "max" and stopper.decisions[-1].mode == "max"
     best = max(r.value for r in stopper.history.usable())
-    assert stopper.latest_decision.incumbent_value == pytest.approx(best)
+    assert stopper.decisions[-1].incumbent_value == pytest.approx(best)
 
     with pytest.raises(Exception, match=r"`mode`.*\"max\".*got 'min'"):
         tuner(AutoTermStopper(param_space=obj.SPACE, mode="min"), "contradicts").fit()
@@ -214,15 +214,15 @@ def test_unusable_folds_warn_once_and_stop_the_run(ray_local, tmp_path, autoterm
     text = _report(tmp_path / "onefold")
     assert "Stopped after 0 trials with usable fold scores" in text and "1 value" in text, text
     start = time.monotonic()
-    stopper.wait_for_decision(timeout=30)
+    stopper._settle(timeout=30)
     assert time.monotonic() - start < 2
 
 
-def test_wait_for_decision_returns_when_nothing_is_usable():
+def test_settle_returns_when_nothing_is_usable():
     stopper = AutoTermStopper(param_space=obj.SPACE)
     stopper("t0", {"config": {"a": 0.1, "b": 0.2}, "loss": 0.3, "done": True})
     start = time.monotonic()
-    assert stopper.wait_for_decision(timeout=30) is None
+    assert stopper._settle(timeout=30) is None
     assert time.monotonic() - start < 1
 
 
@@ -274,7 +274,7 @@ def test_progress_shows_in_tunes_default_table_and_in_log_lines(ray_local, tmp_p
     stopper = AutoTermStopper(param_space=obj.SPACE, min_trials=1000)
     analysis = run(obj.quadratic, stopper, tmp_path, "progress", num_samples=25)
     # Not stale after fit(): the final decision covers every usable trial (no wait needed).
-    assert stopper.latest_decision.num_trials == len(stopper.history.usable()) == 25
+    assert stopper.decisions[-1].num_trials == len(stopper.history.usable()) == 25
     shown = _infer_user_metrics(analysis.trials)  # the columns of Ray 2.60's default table
     assert "autoterm/regret_bound" in shown and "autoterm/statistical_error" in shown, shown
     lines = [m for m in messages(autoterm_log, logging.INFO) if "regret bound" in m]

@@ -3,7 +3,7 @@
 Before: ``report_cv_scores([x])`` raised in every trial (30 tracebacks, the budget spent). Now
 the trial reports what it has (one warning per trial process) and the stopper, which cannot use
 such trials, is the one place that tells the experiment; values that are not numbers still fail
-the trial with a message naming ``fold_losses``.
+the trial with a message naming ``fold_values``.
 """
 
 from __future__ import annotations
@@ -18,11 +18,11 @@ cloudpickle.register_pickle_by_value(sys.modules[__name__])
 
 
 def one_fold(config: dict) -> None:
-    report_cv_scores([config["x"]])
+    report_cv_scores([config["x"]], mode="min")
 
 
 def not_numbers(config: dict) -> None:
-    report_cv_scores(["high", "low"])
+    report_cv_scores(["high", "low"], mode="min")
 
 
 def _run(trainable, tmp_path, name: str, n: int = 3):
@@ -45,4 +45,4 @@ def test_single_fold_trials_report_instead_of_failing(ray_local, tmp_path):
 def test_values_that_are_not_numbers_fail_the_trial_clearly(ray_local, tmp_path):
     grid = _run(not_numbers, tmp_path, "not-numbers", n=1)
     (error,) = grid.errors
-    assert "`fold_losses`" in str(error) and "sequence of numbers" in str(error)
+    assert "`fold_values`" in str(error) and "sequence of numbers" in str(error)

@@ -16,11 +16,11 @@ from ray_autoterm.tune import _shared
 
 def test_pickle_round_trip_keeps_history_and_link():
     searcher = AutoTermSearcher(obj.SPACE, seed=0)
-    stopper = AutoTermStopper(searcher=searcher, background=True)
+    stopper = AutoTermStopper(searcher=searcher, mode="min", background=True)
     for i in range(4):
         cfg = searcher.suggest(f"t{i}")
         stopper(f"t{i}", {"config": cfg, "cv_scores": obj.folds_for(cfg)})
-    stopper.wait_for_decision()
+    stopper._settle()
     s2 = pickle.loads(pickle.dumps(stopper))
     # Same process, same link id: the copy re-attaches to the live shared state.
     assert s2._state is stopper._state
@@ -32,7 +32,7 @@ def test_pickle_round_trip_keeps_history_and_link():
 
 def test_separately_restored_copies_merge_their_histories():
     searcher = AutoTermSearcher(obj.SPACE, seed=0)
-    stopper = AutoTermStopper(searcher=searcher, background=False)
+    stopper = AutoTermStopper(searcher=searcher, mode="min", background=False)
     for i in range(3):
         cfg = searcher.suggest(f"t{i}")
         stopper(f"t{i}", {"config": cfg, "cv_scores": obj.folds_for(cfg)})
@@ -53,7 +53,7 @@ def test_separately_restored_copies_merge_their_histories():
 def test_interrupted_tuner_restores_with_the_same_history(ray_local, tmp_path):
     name, budget = "restore", 150
     searcher = AutoTermSearcher(obj.SPACE, seed=0)
-    stopper = AutoTermStopper(searcher=searcher, background=False)
+    stopper = AutoTermStopper(searcher=searcher, mode="min", background=False)
     tuner = tune.Tuner(
         obj.quadratic,
         tune_config=tune.TuneConfig(

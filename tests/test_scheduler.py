@@ -257,13 +257,13 @@ def spread_streaming(config, marker_dir: str, victim: str | None = None) -> None
     folds = cu.folds_for(config)
     open(os.path.join(marker_dir, here), "w").close()
     if here == victim:
-        report_fold(0, folds[0], num_folds=5)
+        report_fold(0, folds[0], num_folds=5, mode="min")
         time.sleep(600)
     deadline = time.monotonic() + 60
     while len(os.listdir(marker_dir)) < 3 and time.monotonic() < deadline:
         time.sleep(0.05)
     for i, loss in enumerate(folds):
-        report_fold(i, loss, num_folds=5, node=here)
+        report_fold(i, loss, num_folds=5, node=here, mode="min")
 
 
 class Ended(tune.Callback):

@@ -79,7 +79,7 @@ def tune_cv_with_trainer(config: dict) -> None:
 
 def report_from_worker(config: dict) -> None:
     """Train worker calling report_cv_scores: the unsupported way."""
-    report_cv_scores([0.2, 0.3])
+    report_cv_scores([0.2, 0.3], mode="min")
 
 
 def test_tune_function_cross_validates_with_a_trainer_per_fold(ray_local, tmp_path):
@@ -101,7 +101,7 @@ def test_tune_function_cross_validates_with_a_trainer_per_fold(ray_local, tmp_pa
         assert len(scores) == NUM_FOLDS and all(0 < s < 1 for s in scores), scores
         assert result.metrics["cv_mean"] == pytest.approx(sum(scores) / NUM_FOLDS)
     assert len(stopper.history) == 2, "the stopper saw both trials' fold lists"
-    assert stopper.latest_decision is not None and stopper.latest_decision.num_trials == 2
+    assert stopper.decisions[-1] is not None and stopper.decisions[-1].num_trials == 2
 
 
 def test_report_cv_scores_in_a_train_worker_raises_with_the_supported_way(ray_local, tmp_path):

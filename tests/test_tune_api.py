@@ -48,7 +48,7 @@ def test_searcher_and_stopper_modes_must_agree():
 
 
 def test_results_without_folds_are_skipped_with_one_warning(caplog):
-    stopper = AutoTermStopper(param_space=obj.SPACE, background=False)
+    stopper = AutoTermStopper(param_space=obj.SPACE, mode="min", background=False)
     with caplog.at_level(logging.WARNING, logger="ray_autoterm"):
         for _ in range(3):
             assert stopper("t0", {"config": {"a": 0.1, "b": 0.2}, "loss": 0.3}) is False
@@ -58,18 +58,18 @@ def test_results_without_folds_are_skipped_with_one_warning(caplog):
 
 
 def test_single_fold_and_mixed_fold_counts():
-    stopper = AutoTermStopper(param_space=obj.SPACE, background=False, min_trials=3)
+    stopper = AutoTermStopper(param_space=obj.SPACE, mode="min", background=False, min_trials=3)
     stopper("one-fold", {"config": {"a": 0.3, "b": 0.7}, "cv_scores": [0.0]})
     for i, k in enumerate([3, 5, 10, 4]):
         cfg = {"a": 0.1 * (i + 1), "b": 0.5}
         stopper(f"t{i}", {"config": cfg, "cv_scores": obj.folds_for(cfg, k=k)})
-    d = stopper.latest_decision
+    d = stopper.decisions[-1]
     assert d.num_trials == 4, "the single-fold trial cannot give an error and is left out"
     assert len(d.incumbent_fold_scores) == {0: 3, 1: 5, 2: 10, 3: 4}[int(d.incumbent_trial_id[1:])]
 
 
 def test_list_that_is_not_numbers_is_left_out(caplog):
-    stopper = AutoTermStopper(param_space=obj.SPACE, background=False)
+    stopper = AutoTermStopper(param_space=obj.SPACE, mode="min", background=False)
     with caplog.at_level(logging.WARNING, logger="ray_autoterm"):
         stopper("t0", {"config": {"a": 0.1, "b": 0.2}, "cv_scores": "0.1,0.2"})
     assert "not a list of numbers" in caplog.text and len(stopper.history) == 0
@@ -82,18 +82,18 @@ def test_report_cv_scores_passes_too_few_folds_on_with_one_warning(caplog, monke
 
     monkeypatch.setattr(reporting, "_warned_few_folds", False)
     with caplog.at_level(logging.WARNING, logger="ray_autoterm"):
-        one = report_cv_scores([0.3])
-        none = report_cv_scores([])
+        one = report_cv_scores([0.3], mode="min")
+        none = report_cv_scores([], mode="min")
     assert one["cv_scores"] == [0.3] and one["num_folds"] == 1 and one["cv_mean"] == 0.3
     assert none["cv_scores"] == [] and none["num_folds"] == 0 and none["cv_mean"] != none["cv_mean"]
     assert caplog.text.count("at least 2 folds") == 1
     for bad in (["a", 0.2], "0.1,0.2", 0.3, [None, 0.1], [True, False], {"f0": 0.1}):
-        with pytest.raises(InvalidArgumentError, match=r"`fold_losses`.*sequence of numbers"):
-            report_cv_scores(bad)
+        with pytest.raises(InvalidArgumentError, match=r"`fold_values`.*sequence of numbers"):
+            report_cv_scores(bad, mode="min")
 
 
 def test_progress_metrics_reach_tunes_csv_logger(ray_local, tmp_path):
-    stopper = AutoTermStopper(param_space=obj.SPACE, background=False, min_trials=5)
+    stopper = AutoTermStopper(param_space=obj.SPACE, mode="min", background=False, min_trials=5)
     analysis = tune.run(
         obj.quadratic, config=obj.SPACE, stop=stopper, num_samples=6, reuse_actors=True,
         verbose=0, storage_path=str(tmp_path), name="progress",

@@ -64,7 +64,7 @@ def test_tuner_with_random_search_and_inferred_space(ray_local, tmp_path):
         run_config=tune.RunConfig(stop=stopper, storage_path=str(tmp_path), name="rand", verbose=0),
     )
     grid = tuner.fit()
-    stopper.wait_for_decision()
+    stopper._settle()
     ran = [r for r in grid if r.metrics and "cv_scores" in r.metrics]
     assert len(ran) < BUDGET, "random search should also be stopped before the budget"
     assert_explained_stop(stopper, tmp_path / "rand")

@@ -38,12 +38,12 @@ def folds_for(config: dict, k: int = 5, noise: float | None = None) -> list[floa
 
 
 def quadratic(config: dict) -> None:
-    report_cv_scores(folds_for(config))
+    report_cv_scores(folds_for(config), mode="min")
 
 
 def quadratic_streaming(config: dict) -> None:
     for i, loss in enumerate(folds_for(config)):
-        report_fold(i, loss, num_folds=5)
+        report_fold(i, loss, num_folds=5, mode="min")
 
 
 def quadratic_flaky(config: dict) -> None:
@@ -53,7 +53,7 @@ def quadratic_flaky(config: dict) -> None:
     folds = folds_for(config)
     if 0.60 < config["a"] < 0.66:
         folds[2] = math.nan
-    report_cv_scores(folds)
+    report_cv_scores(folds, mode="min")
 
 
 RF_SPACE = {
@@ -80,7 +80,7 @@ def quadratic_fast(config: dict) -> None:
     import time
 
     time.sleep(0.05)
-    report_cv_scores(folds_for(config, noise=0.05))
+    report_cv_scores(folds_for(config, noise=0.05), mode="min")
 
 
 def quadratic_then_more(config: dict) -> None:
@@ -88,7 +88,7 @@ def quadratic_then_more(config: dict) -> None:
     ``MaximumIterationStopper`` ends without a final ``done`` result."""
     import time
 
-    report_cv_scores(folds_for(config))
+    report_cv_scores(folds_for(config), mode="min")
     for i in range(3):
         time.sleep(0.05)
         tune.report({"extra": float(i)})
@@ -96,7 +96,7 @@ def quadratic_then_more(config: dict) -> None:
 
 def quadratic_then_raise(config: dict) -> None:
     """Reports its folds, then raises: ends with an error, never with a ``done`` result."""
-    report_cv_scores(folds_for(config))
+    report_cv_scores(folds_for(config), mode="min")
     raise RuntimeError("boom after reporting, on purpose")
 
 
@@ -110,7 +110,7 @@ def quadratic_epochs(config: dict) -> None:
     """Three "epochs", each reporting the complete fold list of the models trained so far
     (losses fall with training): the way to combine the stopper with ASHA on ``cv_mean``."""
     for epoch in range(3):
-        report_cv_scores([v + 0.3 / (epoch + 1) for v in folds_for(config)])
+        report_cv_scores([v + 0.3 / (epoch + 1) for v in folds_for(config)], mode="min")
 
 
 class InterruptAfter(tune.Callback):

@@ -15,10 +15,11 @@ from types import FrameType
 from typing import TYPE_CHECKING, Any
 
 from ray_autoterm.criterion.decision import Decision
-from ray_autoterm.errors import invalid
 from ray_autoterm.tune import _tune_internals as internals
 from ray_autoterm.tune._keys import CV_MEAN_KEY
 from ray_autoterm.tune.callback import AutoTermCallback
+
+_RECENT_ENDED = 64  # final results of ended trials kept, to carry the stop if one fires it
 
 if TYPE_CHECKING:
     from ray_autoterm.tune.stopper import AutoTermStopper
@@ -30,8 +31,8 @@ class TuneEvents:
     """Mixin of :class:`~ray_autoterm.AutoTermStopper`: Tune's lifecycle events."""
 
     def _bind(self: AutoTermStopper, caller: FrameType | None) -> None:
-        """First call from Tune: find the experiment directory, Tune's mode and attach the
-        callback (see :mod:`ray_autoterm.tune._tune_internals`)."""
+        """First call from Tune: find the experiment directory, the modes Tune was given and
+        attach the callback (see :mod:`ray_autoterm.tune._tune_internals`)."""
         self._bound = True
         controller = internals.calling_controller(caller)
         if controller is not None:
@@ -56,27 +57,14 @@ class TuneEvents:
                     "its stoppers in order and stops asking at the first that says stop, so the "
                     "criterion may never see a result. Put AutoTermStopper first."
                 )
-        self._resolve_mode(*internals.tune_run_metric_mode(caller))
-
-    def _resolve_mode(
-        self: AutoTermStopper, tune_metric: str | None, tune_mode: str | None
-    ) -> None:
-        if tune_mode not in ("min", "max") or tune_metric not in (CV_MEAN_KEY, self.metric):
-            if self._requested_mode is None and self._searcher is not None and self._searcher._mode:
-                self._set_mode(self._searcher._mode)
-            return
-        if self._requested_mode is None:
-            if tune_mode != self.mode:
-                logger.info("ray-autoterm takes mode=%r from Tune's metric %r.", tune_mode,
-                            tune_metric)
-            self._set_mode(tune_mode)
-        elif self._requested_mode != tune_mode:
-            raise invalid(
-                "mode", self._requested_mode,
-                f'"{tune_mode}", the mode Tune was given for `{tune_metric}` (the mean of the '
-                f'folds), or None to take Tune\'s; with "{self._requested_mode}" the incumbent '
-                "would be the worst trial",
-            )
+        places = [("TuneConfig / tune.run", *internals.tune_run_metric_mode(caller))]
+        if controller is not None:
+            places += internals.search_and_scheduler_modes(controller)
+        for where, metric, mode in places:
+            if mode in ("min", "max") and metric in (CV_MEAN_KEY, self.metric):
+                self._claim_mode(f"{where} (metric={metric!r}, mode={mode!r})", mode)
+            elif mode in ("min", "max") and metric is None and "FoldPruningScheduler" in where:
+                self._claim_mode(f"{where} (mode={mode!r})", mode)
 
     def _on_trial_start(self: AutoTermStopper, trial_id: str, storage: Any) -> None:
         self._has_callback = True
@@ -112,11 +100,14 @@ class TuneEvents:
                 return
             self._ended.add(trial_id)
             self._active.discard(trial_id)
-            self._last_result.pop(trial_id, None)
+            last = self._last_result.pop(trial_id, None)
+            if last is not None:  # kept a while, to carry the stop if this trial fires it
+                self._recent_ended[trial_id] = last
+                while len(self._recent_ended) > _RECENT_ENDED:
+                    self._recent_ended.popitem(last=False)
             cut = self._state.ended_partial(trial_id)
-            usable = trial_id in self._state.history and self.criterion.usable(
-                self._state.history[trial_id]
-            )
+            rec = self._state.record(trial_id)
+            usable = rec is not None and self.criterion.usable(rec)
         if cut is not None:
             self._state._problem(
                 trial_id, f"ended with {cut[0]} of {cut[1]} folds",
@@ -133,12 +124,12 @@ class TuneEvents:
 
     def _on_experiment_end(self: AutoTermStopper) -> None:
         """Final decision on everything recorded, and why there was no stop, if none."""
-        self.wait_for_decision()
+        self._settle()
         if self._state.fired is not None:
             return
-        usable = len(self._state.history.usable(self.criterion.min_folds))
+        usable = len(self._state.usable(self.criterion.min_folds))
         cut = sum(self._state.ended_partial(t) is not None for t in self._ended)
-        last = self.latest_decision
+        last = self.decisions[-1] if self.decisions else None
         if usable < self.criterion.min_trials:
             logger.warning(
                 "ray-autoterm did not stop the experiment: only %d trials completed all their "
@@ -157,7 +148,7 @@ class TuneEvents:
             ended = sorted(self._ended)
         if len(ended) < self.give_up_after:
             return
-        if self._state.history.usable(self.criterion.min_folds):
+        if self._state.usable(self.criterion.min_folds):
             self._any_usable = True  # usable records stay usable: no need to look again
             return
         why = Counter(self._state.problems.get(t, "no usable fold scores") for t in ended)
@@ -165,11 +156,34 @@ class TuneEvents:
         reason = (
             f"none of the {len(ended)} trials that ended has usable fold scores ({words}), so "
             f"the criterion can never decide: stopped after give_up_after={self.give_up_after} "
-            "trials instead of spending the budget. Report at least 2 fold values per trial "
-            "(report_cv_scores) and let each trial finish its folds."
+            f"trials instead of spending the budget. {_advice(why)}"
         )
+        self._give_up(reason)
+
+    def _give_up(self: AutoTermStopper, reason: str) -> None:
+        """Stop the experiment with a decision saying why the criterion cannot decide."""
         decision = Decision(0, True, reason, mode=self.mode, error_source="none",
                             run_id=self.run_id)
         with self._decide_lock:
             if self._state.fired is None:
                 self._record(decision)
+
+
+def _advice(why: Counter[str]) -> str:
+    """What to change, from why the trials could not be used (most common reason first)."""
+    advice = []
+    for words, _ in why.most_common():
+        if "error" in words:
+            tip = ("Look at the trials' errors (Tune prints them; ResultGrid.errors) and fix the "
+                   "trainable.")
+        elif "non-finite" in words:
+            tip = "The trials reported NaN or inf fold values: check the model and its inputs."
+        elif "folds" in words and "ended with" in words:
+            tip = ("A scheduler or stopper ended the trials before their last fold: let each "
+                   "trial finish its folds (see the docs, 'Schedulers').")
+        else:
+            tip = ("Report at least 2 fold values per trial "
+                   "(report_cv_scores([...], mode=...)).")
+        if tip not in advice:
+            advice.append(tip)
+    return " ".join(advice)

@@ -6,3 +6,4 @@ FOLD_KEY = "fold"
 FOLD_LOSS_KEY = "fold_loss"
 NUM_FOLDS_KEY = "num_folds"
 VAL_TRAIN_RATIO_KEY = "val_train_ratio"
+CV_MODE_KEY = "cv_mode"  # "min": the fold values are losses; "max": scores

@@ -2,7 +2,15 @@
 
 A linked :class:`~ray_autoterm.AutoTermStopper` and :class:`~ray_autoterm.AutoTermSearcher` hold
 one :class:`SharedState`: the trial history, the partial fold lists of streaming trials, the GP
-fitter (so a fit is shared) and the firing decision. Tune saves the two separately (the stopper
+fitter (so a fit is shared) and the firing decision.
+
+**One lock.** Tune calls the stopper, the searcher and the scheduler from its driver thread, and the
+stopper decides in a worker thread. Every write (:meth:`SharedState.ingest`,
+:meth:`SharedState.mark_pruned`) and every read of the history by them goes through
+``SharedState.lock``; a decision works on a :meth:`SharedState.snapshot` (a list of records,
+which are replaced on update, never changed in place), so no GP work runs under the lock.
+
+Tune saves the two separately (the stopper
 in the experiment state, the searcher in its own checkpoint) and, on ``Tuner.restore``, brings
 them back as separate objects. Each owner therefore re-attaches on unpickling through a
 per-process registry keyed by the link id: the first copy to arrive is registered, later copies
@@ -22,7 +30,7 @@ from typing import Any
 
 from ray_autoterm.criterion.decision import Decision
 from ray_autoterm.gp import GPFitter
-from ray_autoterm.history import History
+from ray_autoterm.history import History, TrialRecord
 from ray_autoterm.tune._keys import (
     CV_SCORES_KEY,
     FOLD_KEY,
@@ -30,6 +38,7 @@ from ray_autoterm.tune._keys import (
     NUM_FOLDS_KEY,
     VAL_TRAIN_RATIO_KEY,
 )
+from ray_autoterm.tune.reporting import parse_fold_values
 
 logger = logging.getLogger("ray_autoterm")
 
@@ -42,7 +51,10 @@ class SharedState:
 
     def __init__(self, link_id: str | None = None) -> None:
         self.link_id = link_id or uuid.uuid4().hex
+        self.lock = threading.RLock()
         self.history = History()
+        self.completion: list[str] = []  # trial ids in the order their fold lists completed
+        self._completed_ids: set[str] = set()
         self.partial: dict[str, dict[int, float]] = {}
         self.fitter = GPFitter()
         self.fired: Decision | None = None
@@ -56,20 +68,99 @@ class SharedState:
             _REGISTRY[self.link_id] = self
 
     def __getstate__(self) -> dict[str, Any]:
-        state = self.__dict__.copy()
-        state["history"] = self.history.to_list()
+        with self.lock:
+            state = self.__dict__.copy()
+            state["history"] = self.history.to_list()
+            state["completion"] = list(self.completion)
+        state.pop("lock", None)
+        state.pop("_completed_ids", None)
         state["fired"] = None if self.fired is None else self.fired.to_dict()
         state["_warned"] = set()
         return state
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.__dict__.update(state)
+        self.lock = threading.RLock()
         self.history = History.from_list(state["history"])
         self.fired = None if state["fired"] is None else Decision.from_dict(state["fired"])
+        self.completion = list(state.get("completion", []))
+        self._completed_ids = set(self.completion)
+        self._sync_completion()
+
+    # ----------------------------------------------------------------- reads (under the lock)
+    def record(self, trial_id: str) -> TrialRecord | None:
+        """The trial's record, or ``None``."""
+        with self.lock:
+            return self.history[trial_id] if trial_id in self.history else None  # noqa: SIM401
+
+    @property
+    def num_completed(self) -> int:
+        """How many trials have completed their fold lists so far (pruned-and-imputed too)."""
+        with self.lock:
+            return len(self.completion)
+
+    def snapshot(self, count: int | None = None) -> list[TrialRecord]:
+        """The records of the first ``count`` trials to complete (all when ``None``), in
+        completion order: what a decision at that trial count sees. Records are replaced on
+        update, never changed in place, so the list stays consistent outside the lock."""
+        with self.lock:
+            ids = self.completion if count is None else self.completion[:count]
+            return [self.history[t] for t in ids if t in self.history]
+
+    def completed(self) -> list[TrialRecord]:
+        """Complete records in completion order (a copy taken under the lock)."""
+        with self.lock:
+            return self.history.completed()
+
+    def pruned(self) -> list[TrialRecord]:
+        """Records of pruned trials (a copy taken under the lock)."""
+        with self.lock:
+            return self.history.pruned()
+
+    def usable(self, min_folds: int) -> list[TrialRecord]:
+        """The records the criterion can use (a copy taken under the lock)."""
+        with self.lock:
+            return self.history.usable(min_folds)
+
+    # ----------------------------------------------------------------- writes (under the lock)
+    def mark_pruned(
+        self, trial_id: str, config: Mapping[str, Any], fold_scores: list[float],
+        folds_measured: list[int], complete: bool,
+    ) -> bool:
+        """:meth:`History.mark_pruned` under the lock (a complete imputed record counts as a
+        completion)."""
+        with self.lock:
+            changed = self.history.mark_pruned(
+                trial_id, config, fold_scores, folds_measured, complete)
+            self._note_completion(trial_id)
+            return changed
+
+    def _note_completion(self, trial_id: str) -> None:
+        rec = self.history[trial_id] if trial_id in self.history else None  # noqa: SIM401
+        if rec is not None and rec.complete and trial_id not in self._completed_ids:
+            self._completed_ids.add(trial_id)
+            self.completion.append(trial_id)
+
+    def _sync_completion(self) -> None:
+        """Add complete records that the completion list lacks (merged or older state)."""
+        for rec in self.history.completed():
+            self._note_completion(rec.trial_id)
 
     # ----------------------------------------------------------------- ingestion
     def ingest(
         self, trial_id: str, result: Mapping[str, Any], config: Mapping[str, Any] | None = None
+    ) -> bool:
+        """Record what a result says about a trial's folds; returns whether the history changed.
+
+        Under the lock; see :meth:`_ingest` for what is understood."""
+        with self.lock:
+            changed = self._ingest(trial_id, result, config)
+            if changed:
+                self._note_completion(trial_id)
+            return changed
+
+    def _ingest(
+        self, trial_id: str, result: Mapping[str, Any], config: Mapping[str, Any] | None
     ) -> bool:
         """Record what a result says about a trial's folds; returns whether the history changed.
 
@@ -178,24 +269,22 @@ def attach(state: SharedState) -> SharedState:
         if live is None or live is state:
             _REGISTRY[state.link_id] = state
             return state
-        live.history.merge(state.history)
-        for trial_id, folds in state.partial.items():
-            mine = live.partial.setdefault(trial_id, {})
-            for k, v in folds.items():
-                mine.setdefault(k, v)
-        if live.fired is None and state.fired is not None:
-            live.fired = state.fired
+        with live.lock:
+            live.history.merge(state.history)
+            live._sync_completion()
+            for trial_id, folds in state.partial.items():
+                mine = live.partial.setdefault(trial_id, {})
+                for k, v in folds.items():
+                    mine.setdefault(k, v)
+            if live.fired is None and state.fired is not None:
+                live.fired = state.fired
         live.fitter.num_fits = max(live.fitter.num_fits, state.fitter.num_fits)
         return live
 
 
 def _as_floats(value: Any) -> list[float] | None:
-    if isinstance(value, (str, bytes, Mapping)) or not hasattr(value, "__iter__"):
-        return None
-    try:
-        return [float(v) for v in value]
-    except (TypeError, ValueError):
-        return None
+    """The fold values, by the same rule as the reporting helpers (``None`` if refused)."""
+    return parse_fold_values(value)
 
 
 def _positive_or_none(value: Any) -> float | None:

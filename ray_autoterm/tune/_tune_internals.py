@@ -11,10 +11,16 @@ the fallback: the stopper then says how to pass the callback explicitly.
 
 from __future__ import annotations
 
+import sys
 from types import FrameType
 from typing import Any
 
 _MAX_DEPTH = 40
+
+
+def caller_of_stopper() -> FrameType | None:
+    """The frame that called the stopper's ``__call__`` or ``stop_all`` (two frames up)."""
+    return sys._getframe(2)
 
 
 def _ray_frames(start: FrameType | None):
@@ -83,3 +89,32 @@ def attach_callback(controller: Any, callback: Any) -> bool:
 def controller_callbacks(controller: Any) -> list[Any]:
     callbacks = getattr(getattr(controller, "_callbacks", None), "_callbacks", None)
     return list(callbacks) if isinstance(callbacks, list) else []
+
+
+def search_and_scheduler_modes(controller: Any) -> list[tuple[str, str | None, str | None]]:
+    """``(where, metric, mode)`` of the controller's search algorithm (and of every searcher it
+    wraps: ``ConcurrencyLimiter``, ``Repeater``, ...) and of its scheduler."""
+    out: list[tuple[str, str | None, str | None]] = []
+    seen: set[int] = set()
+    obj = getattr(controller, "_search_alg", None)
+    while obj is not None and id(obj) not in seen:
+        seen.add(id(obj))
+        metric, mode = _metric_mode(obj)
+        if mode is not None:
+            out.append((type(obj).__name__, metric, mode))
+        obj = getattr(obj, "searcher", None)
+    scheduler = getattr(controller, "_scheduler_alg", None)
+    if scheduler is not None:
+        metric, mode = _metric_mode(scheduler)
+        if mode is not None:
+            out.append((type(scheduler).__name__, metric, mode))
+    return out
+
+
+def _metric_mode(obj: Any) -> tuple[str | None, str | None]:
+    metric = getattr(obj, "_metric", None)
+    mode = getattr(obj, "_mode", None)
+    if callable(mode):  # FoldPruningScheduler.mode() is a method; its setting is `_mode`
+        mode = None
+    return (metric if isinstance(metric, str) else None,
+            mode if isinstance(mode, str) else None)

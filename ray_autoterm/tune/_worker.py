@@ -1,17 +1,24 @@
-"""The stopper's background decisions: one worker thread, rationed, with bounded lag.
+"""The stopper's background decisions: one worker thread, in order, rationed, with bounded lag.
 
 Tune processes results in one driver thread; the GP work of a decision (tens of milliseconds
 warm, about a second cold) should not sit on that path. :class:`DecisionWorker` runs the
-decisions in one worker thread instead, under two rules:
+decisions in one worker thread instead, under four rules:
 
+* **In order.** It evaluates every trial count the synchronous rule would evaluate, one after
+  the other (count ``n`` sees the first ``n`` trials to complete), so the firing decision is
+  the synchronous rule's, not one of whichever counts a busy worker happened to reach (the rule
+  is not monotone: a crossing at 24 can be undone by 27). Counts below ``skip_below``
+  (``min_trials``), where the rule cannot stop, are skipped to the latest one.
 * **Rationing.** After a decision it rests ``(1 / duty_cycle - 1)`` times the median duration of
   its last five decisions, so the GP work takes at most about ``duty_cycle`` of the driver's time
-  however fast trials complete. The median keeps one cold decision (imports, the first fit) from
-  becoming a long rest.
-* **Bounded lag.** The rest never starves decisions: once ``max_lag`` completed trials wait for a
-  decision, :meth:`request` cuts the rest short and holds the caller (Tune's result processing)
-  until the worker has decided on them. So when Tune hands over the result that completes trial
-  ``n``, the decisions have already covered at least ``n - max_lag + 1`` trials.
+  while it keeps up. The median keeps one cold decision (imports, the first fit) from becoming a
+  long rest.
+* **Bounded lag.** Once ``max_lag`` completed trials wait for a decision, :meth:`request` cuts
+  the rest short and holds the caller (Tune's result processing) until the worker has caught up.
+* **Bounded hold.** The caller is never held for more than ``max_hold_share`` of the wall time
+  since the first request: decisions slower than trials arrive (thousands of fast trials) then
+  let the lag grow instead of stalling Tune, and the worker says so once. If more than
+  ``_MAX_BACKLOG`` counts wait, it jumps ahead to the newest ones.
 """
 
 from __future__ import annotations
@@ -25,36 +32,42 @@ from collections.abc import Callable
 
 logger = logging.getLogger("ray_autoterm")
 
-_HOLD_TIMEOUT_S = 120.0  # never hold Tune longer than this, whatever a decision costs
+_HOLD_TIMEOUT_S = 120.0  # never hold Tune longer than this at once, whatever a decision costs
+_MAX_BACKLOG = 256  # counts waiting beyond this are skipped (only the newest are evaluated)
 
 
 class DecisionWorker:
-    """Runs ``decide()`` in a daemon thread whenever more completed trials are recorded.
+    """Runs ``decide(count)`` in a daemon thread for every new completed-trial count, in order.
 
     Args:
-        decide: Evaluates the criterion on everything recorded at that moment.
+        decide: Evaluates the criterion on the first ``count`` trials to complete.
         duty_cycle: The largest share of wall time spent deciding, in (0, 1].
-        max_lag: Completed trials that may wait for a decision before Tune is held.
+        max_lag: Completed trials that may wait for a decision before the caller is held.
         finished: Returns ``True`` once no more decisions are wanted (the experiment stopped).
         start: Completed trials already decided on (a restored stopper).
+        skip_below: Counts below this are only decided at the latest of them.
+        max_hold_share: The largest share of wall time the caller may be held, in (0, 1].
 
     Example:
-        >>> calls = []
-        >>> worker = DecisionWorker(lambda: calls.append(1), duty_cycle=1.0, max_lag=1,
-        ...                         finished=lambda: False)
+        >>> counts = []
+        >>> worker = DecisionWorker(counts.append, duty_cycle=1.0, max_lag=1,
+        ...                         finished=lambda: False, max_hold_share=1.0)
         >>> worker.request(1)  # max_lag=1: returns once the decision on trial 1 is made
-        >>> len(calls)
-        1
+        >>> counts
+        [1]
     """
 
     def __init__(
-        self, decide: Callable[[], object], duty_cycle: float, max_lag: int,
-        finished: Callable[[], bool], start: int = 0,
+        self, decide: Callable[[int], object], duty_cycle: float, max_lag: int,
+        finished: Callable[[], bool], start: int = 0, skip_below: int = 0,
+        max_hold_share: float = 0.05,
     ) -> None:
         self._decide = decide
         self._rest_factor = 1.0 / duty_cycle - 1.0
         self.max_lag = max_lag
         self._finished = finished
+        self._skip_below = skip_below
+        self.max_hold_share = max_hold_share
         self._cond = threading.Condition()
         self._requested = start  # completed trials recorded (as counted by the caller)
         self._covered = start  # of those, how many the last finished decision saw
@@ -62,7 +75,11 @@ class DecisionWorker:
         self._hurry = False
         self._durations: deque[float] = deque(maxlen=5)
         self._thread: threading.Thread | None = None
-        self.holds = 0  # how often Tune was held (for benchmarks)
+        self._t0: float | None = None
+        self._warned_behind = False
+        self.holds = 0  # how often the caller was held (for benchmarks)
+        self.held_s = 0.0  # for how long, in all
+        self.skipped = 0  # counts skipped for a backlog over _MAX_BACKLOG
 
     @property
     def pending(self) -> int:
@@ -71,8 +88,11 @@ class DecisionWorker:
 
     def request(self, count: int) -> None:
         """``count`` completed trials are now recorded: decide soon; hold the caller while
-        ``max_lag`` or more of them wait for a decision."""
+        ``max_lag`` or more of them wait for a decision (within the hold budget)."""
         with self._cond:
+            now = time.monotonic()
+            if self._t0 is None:
+                self._t0 = now
             self._requested = max(self._requested, count)
             if self._thread is None or not self._thread.is_alive():
                 self._thread = threading.Thread(
@@ -82,15 +102,24 @@ class DecisionWorker:
             self._cond.notify_all()
             if self.pending < self.max_lag:
                 return
+            budget = (_HOLD_TIMEOUT_S if self.max_hold_share >= 1.0
+                      else self.max_hold_share * (now - self._t0) - self.held_s)
+            if budget <= 0:
+                self._say_behind()
+                return
             self.holds += 1
             self._hurry = True
             self._cond.notify_all()
-            deadline = time.monotonic() + _HOLD_TIMEOUT_S
-            while self.pending >= self.max_lag and not self._finished():
-                left = deadline - time.monotonic()
-                if left <= 0 or not self._thread.is_alive():
-                    break
-                self._cond.wait(left)
+            deadline = now + min(budget, _HOLD_TIMEOUT_S)
+            try:
+                while self.pending >= self.max_lag and not self._finished():
+                    left = deadline - time.monotonic()
+                    if left <= 0 or not self._thread.is_alive():
+                        self._say_behind()
+                        break
+                    self._cond.wait(left)
+            finally:
+                self.held_s += time.monotonic() - now
 
     def settle(self, timeout: float) -> bool:
         """Wait until every request is covered by a finished decision (or the experiment has
@@ -106,6 +135,28 @@ class DecisionWorker:
                 self._cond.wait(min(left, 0.1))
             return True
 
+    def _say_behind(self) -> None:
+        if not self._warned_behind:
+            self._warned_behind = True
+            logger.info(
+                "ray-autoterm's decisions are slower than trials complete (%d trials wait); "
+                "Tune is not held for more than %.0f%% of the time, so the stop may come more "
+                "than max_lag=%d trials late (every count is still evaluated in order).",
+                self.pending, 100 * self.max_hold_share, self.max_lag,
+            )
+
+    def _next_count(self) -> int:
+        """The next count to decide on (called with the condition held, ``pending > 0``)."""
+        target = self._covered + 1
+        if self._requested < self._skip_below:
+            return self._requested  # the rule cannot stop yet: only the latest count matters
+        target = max(target, self._skip_below)
+        if self._requested - target >= _MAX_BACKLOG:
+            skipped = self._requested - _MAX_BACKLOG + 1 - target
+            self.skipped += skipped
+            target += skipped
+        return target
+
     def _run(self) -> None:
         while True:
             with self._cond:
@@ -115,10 +166,10 @@ class DecisionWorker:
                     self._covered = self._requested
                     self._cond.notify_all()
                     return
-                target, self._busy = self._requested, True
+                target, self._busy = self._next_count(), True
             start = time.perf_counter()
             try:
-                self._decide()
+                self._decide(target)
             except Exception:  # never let the worker die silently; keep the run going
                 logger.exception("ray-autoterm failed to evaluate the criterion; not stopping.")
             duration = time.perf_counter() - start
@@ -133,4 +184,5 @@ class DecisionWorker:
                     if left <= 0:
                         break
                     self._cond.wait(left)
-                self._hurry = False
+                if self.pending <= 0:
+                    self._hurry = False

@@ -14,6 +14,7 @@ from typing import Any
 from ray_autoterm.errors import UnsupportedContextError, invalid
 from ray_autoterm.tune._keys import (
     CV_MEAN_KEY,
+    CV_MODE_KEY,
     CV_SCORES_KEY,
     FOLD_KEY,
     FOLD_LOSS_KEY,
@@ -36,19 +37,27 @@ _warned_few_folds = False
 
 
 def report_cv_scores(
-    fold_losses: Sequence[float],
+    fold_values: Sequence[float],
     *,
+    mode: str | None = None,
     val_train_ratio: float | None = None,
     checkpoint: Any = None,
     **other_metrics: Any,
 ) -> dict[str, Any]:
-    """Report a trial's fold losses to Tune in one result.
+    """Report a trial's cross-validation fold values to Tune in one result.
+
+    ``mode`` says which way is better, where the numbers are made: ``"min"`` for losses (lower
+    is better: log loss, MSE, error rate), ``"max"`` for scores (higher is better: accuracy,
+    R², AUC, scikit-learn's ``scoring`` values). It is required: a stopper that guessed would
+    take the worst trial for the best.
 
     Reports ``cv_scores`` (the list, read by :class:`~ray_autoterm.AutoTermStopper`), ``cv_mean``
-    (its mean: use it as the Tuner's ``metric`` for other searchers and schedulers), ``num_folds``
-    and, if given, ``val_train_ratio`` (for splits that are not plain k-fold), plus
-    ``other_metrics``. NaN/inf folds are reported as they are: the stopper leaves such a trial
-    out and logs it.
+    (its mean: use it as the Tuner's ``metric`` for other searchers and schedulers), ``cv_mode``
+    (the direction), ``num_folds`` and, if given, ``val_train_ratio`` (for splits that are not
+    plain k-fold), plus ``other_metrics``. NaN/inf folds are reported as they are: the stopper
+    leaves such a trial out and logs it. A raw ``tune.report({"cv_scores": [...]})`` is read by
+    the same rule (:func:`parse_fold_values`); without ``cv_mode`` the direction must then come
+    from ``AutoTermStopper(mode=...)`` or Tune's ``mode``.
 
     Fewer than 2 folds (``[]`` or one value) give no statistical error, so the stopper cannot
     use the trial; they are still reported as they are (``cv_mean`` is NaN for ``[]``), with one
@@ -60,7 +69,8 @@ def report_cv_scores(
     use :func:`~ray_autoterm.cross_validate_with_trainer` instead.
 
     Args:
-        fold_losses: One value per fold (2 or more for the stopper), in the metric's own sign.
+        fold_values: One value per fold (2 or more for the stopper), in the metric's own sign.
+        mode: ``"min"`` (losses) or ``"max"`` (scores). Required.
         val_train_ratio: ``n_val / n_train`` of a split, when not plain k-fold.
         checkpoint: Passed to ``ray.tune.report``.
         **other_metrics: Further metrics of the result.
@@ -69,20 +79,23 @@ def report_cv_scores(
         The result dict that was reported.
 
     Raises:
-        InvalidArgumentError: ``fold_losses`` is not a sequence of numbers.
+        InvalidArgumentError: ``mode`` is missing or not ``"min"``/``"max"``, or
+            ``fold_values`` is not a sequence of numbers.
         UnsupportedContextError: called inside a Ray Train worker.
 
     Example:
         >>> from ray import tune
         >>> def trainable(config):
-        ...     report_cv_scores([0.21, 0.19, 0.2], accuracy=0.8)
+        ...     report_cv_scores([0.21, 0.19, 0.2], mode="min", accuracy=0.8)
     """
-    values = _fold_values(fold_losses)
+    direction = _check_direction(mode)
+    values = _fold_values(fold_values)
     if len(values) < 2:
         _warn_few_folds(values)
     result: dict[str, Any] = {
         CV_SCORES_KEY: values,
         CV_MEAN_KEY: math.fsum(values) / len(values) if values else math.nan,
+        CV_MODE_KEY: direction,
         NUM_FOLDS_KEY: len(values),
         **other_metrics,
     }
@@ -92,24 +105,66 @@ def report_cv_scores(
     return result
 
 
-def report_fold(fold: int, loss: float, num_folds: int, **other_metrics: Any) -> dict[str, Any]:
+def report_fold(
+    fold: int, value: float, num_folds: int, *, mode: str | None = None, **other_metrics: Any
+) -> dict[str, Any]:
     """Report one fold as it finishes (streaming); the stopper assembles the fold list.
 
     The trial is complete for the stopper once ``num_folds`` folds are in (or it finishes).
-    Like :func:`report_cv_scores`, it raises inside a Ray Train worker.
+    Each result also carries ``cv_mean``, the mean of this trial's folds so far, so that a
+    Tuner whose ``metric`` is ``"cv_mean"`` (any searcher or scheduler) finds it in every
+    result; it is the trial's full CV mean once its last fold is in. ``mode`` is required, as
+    for :func:`report_cv_scores`. Like it, this raises inside a Ray Train worker.
 
     Example:
         >>> def trainable(config):
         ...     for i in range(5):
-        ...         report_fold(i, 0.2 + 0.01 * i, num_folds=5)
+        ...         report_fold(i, 0.2 + 0.01 * i, num_folds=5, mode="min")
     """
+    direction = _check_direction(mode)
     if isinstance(fold, bool) or not isinstance(fold, int) or fold < 0:
         raise invalid("fold", fold, "an integer >= 0 (the fold's index)")
     if isinstance(num_folds, bool) or not isinstance(num_folds, int) or num_folds < 2:
         raise invalid("num_folds", num_folds, "an integer >= 2")
-    result = {FOLD_KEY: fold, FOLD_LOSS_KEY: float(loss), NUM_FOLDS_KEY: num_folds, **other_metrics}
+    parsed = parse_fold_values([value])
+    if parsed is None:
+        raise invalid("value", value, "a number (the fold's loss or score)")
+    folds = _running_folds(num_folds)
+    folds[fold] = parsed[0]
+    result = {
+        FOLD_KEY: fold, FOLD_LOSS_KEY: parsed[0], NUM_FOLDS_KEY: num_folds,
+        CV_MEAN_KEY: math.fsum(folds.values()) / len(folds), CV_MODE_KEY: direction,
+        **other_metrics,
+    }
     _tune_report("report_fold", result, None)
     return result
+
+
+_RUNNING: dict[str, dict[int, float]] = {}  # trial id -> its folds so far (this process)
+
+
+def _running_folds(num_folds: int) -> dict[int, float]:
+    """This trial's folds so far, in this trial process (a fresh dict for a new trial)."""
+    try:
+        from ray import tune
+
+        trial_id = str(tune.get_context().get_trial_id())
+    except Exception:  # noqa: BLE001 - outside a Tune trial: one running list
+        trial_id = ""
+    if trial_id not in _RUNNING:
+        _RUNNING.clear()  # one trial at a time per process (actors are reused in turn)
+        _RUNNING[trial_id] = {}
+    return _RUNNING[trial_id]
+
+
+def _check_direction(mode: str | None) -> str:
+    if mode not in ("min", "max"):
+        raise invalid(
+            "mode", mode,
+            '"min" (the fold values are losses: lower is better) or "max" (scores: higher is '
+            "better), said where the numbers are made so that the stopper never guesses",
+        )
+    return mode
 
 
 def _tune_report(name: str, result: dict[str, Any], checkpoint: Any) -> None:
@@ -146,16 +201,32 @@ def _warn_few_folds(values: list[float]) -> None:
     )
 
 
-def _fold_values(fold_losses: Sequence[float]) -> list[float]:
-    allowed = "a sequence of numbers, one per fold"
-    if isinstance(fold_losses, (str, bytes, Mapping)) or not hasattr(fold_losses, "__iter__"):
-        raise invalid("fold_losses", fold_losses, allowed)
-    values: list[float] = []
-    for v in fold_losses:
+def parse_fold_values(values: Any) -> list[float] | None:
+    """The fold values as floats, or ``None`` if they are not a sequence of numbers.
+
+    One rule for the helpers (which raise) and for the stopper reading a raw ``tune.report``
+    (which leaves the trial out): strings, bytes, booleans and mappings are refused, as values
+    or as elements; NaN and inf are numbers (the stopper leaves such a trial out later).
+
+    Example:
+        >>> parse_fold_values([0.2, 1]), parse_fold_values(["0.2"]), parse_fold_values("0.2")
+        ([0.2, 1.0], None, None)
+    """
+    if isinstance(values, (str, bytes, Mapping)) or not hasattr(values, "__iter__"):
+        return None
+    out: list[float] = []
+    for v in values:
         if isinstance(v, (bool, str, bytes)):
-            raise invalid("fold_losses", fold_losses, allowed)
+            return None
         try:
-            values.append(float(v))
+            out.append(float(v))
         except (TypeError, ValueError):
-            raise invalid("fold_losses", fold_losses, allowed) from None
+            return None
+    return out
+
+
+def _fold_values(fold_values: Sequence[float], name: str = "fold_values") -> list[float]:
+    values = parse_fold_values(fold_values)
+    if values is None:
+        raise invalid(name, fold_values, "a sequence of numbers, one per fold")
     return values

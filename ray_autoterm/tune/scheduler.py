@@ -16,7 +16,7 @@ from ray_autoterm.criterion.pruning import (
     reference_records,
 )
 from ray_autoterm.errors import invalid
-from ray_autoterm.tune._keys import CV_SCORES_KEY, NUM_FOLDS_KEY
+from ray_autoterm.tune._keys import CV_MODE_KEY, CV_SCORES_KEY, NUM_FOLDS_KEY
 from ray_autoterm.tune._shared import SharedState, attach
 
 if TYPE_CHECKING:
@@ -173,7 +173,7 @@ class FoldPruningScheduler(FIFOScheduler):
         """A restored, already finished trial: take its final folds if the history lacks it."""
         status = getattr(trial, "status", None)
         last = getattr(trial, "last_result", None) or {}
-        if status == "TERMINATED" and trial.trial_id not in self._state.history and last:
+        if status == "TERMINATED" and self._state.record(trial.trial_id) is None and last:
             self._state.ingest(trial.trial_id, {**last, "done": True}, trial.config)
 
     def on_trial_result(self, tune_controller: Any, trial: Any, result: dict[str, Any]) -> str:
@@ -182,9 +182,11 @@ class FoldPruningScheduler(FIFOScheduler):
         state = self._state
         if trial_id in self.pruned:
             return TrialScheduler.STOP
+        if self._mode is None and result.get(CV_MODE_KEY) in ("min", "max"):
+            self._mode = result[CV_MODE_KEY]  # declared by report_fold(..., mode=...)
         state.ingest(trial_id, result, trial.config)
         folds = state.partial.get(trial_id)
-        rec = state.history[trial_id] if trial_id in state.history else None  # noqa: SIM401
+        rec = state.record(trial_id)
         if not folds or rec is None or rec.complete:
             return TrialScheduler.CONTINUE
         decision = self.decide(trial_id, folds)
@@ -198,26 +200,20 @@ class FoldPruningScheduler(FIFOScheduler):
     def decide(self, trial_id: str, folds: Mapping[int, float]) -> PruneDecision:
         """The rule on a trial's folds so far and the history (what ``on_trial_result`` asks)."""
         self.pruner.mode = self.mode()
-        return self.pruner.evaluate(folds, self._state.history, trial_id)
+        return self.pruner.evaluate(folds, self._state.completed(), trial_id)
 
     # ----------------------------------------------------------------- internals
     def _mark_pruned(self, trial_id: str, config: Mapping[str, Any], folds: Mapping[int, float],
                      decision: PruneDecision, k: int | None) -> None:
-        history = self._state.history
         measured = sorted(folds)
-        refs = reference_records(history)
+        refs = reference_records(self._state.completed())
         inc = self.pruner.incumbent(refs)
         k = k or len(inc.fold_scores)
         if self.pruned_trials == "impute":
             scores, complete = impute_folds(folds, inc), True
         else:
             scores, complete = [folds[i] for i in measured], False
-        lock = getattr(self._stopper, "_lock", None)
-        if lock is not None:
-            with lock:
-                history.mark_pruned(trial_id, config, scores, measured, complete)
-        else:
-            history.mark_pruned(trial_id, config, scores, measured, complete)
+        self._state.mark_pruned(trial_id, config, scores, measured, complete)
         self.pruned[trial_id] = {"folds": len(measured), "num_folds": k,
                                  "reason": decision.reason}
         logger.info("ray-autoterm prunes trial %s after %d of %d folds: %s",

@@ -80,6 +80,8 @@ class AutoTermSearcher(Searcher):
         if mode is not None:
             check_mode(mode)
         super().__init__(metric=metric, mode=mode)
+        self.declared_mode = mode
+        """The mode given here (``None``: taken from Tune or a linked stopper)."""
         self.cv_scores_key = check_key("cv_scores_key", cv_scores_key)
         self.num_initial = check_positive_int("num_initial", num_initial)
         self.num_restarts = check_positive_int("num_restarts", num_restarts)
@@ -104,14 +106,11 @@ class AutoTermSearcher(Searcher):
 
     # ----------------------------------------------------------------- linking
     def _link(self, stopper: AutoTermStopper) -> SharedState:
+        """Share this searcher's state with ``stopper`` (which checks that the modes agree)."""
         if self._linked:
             raise invalid("searcher", self, "a searcher not yet linked to another AutoTermStopper")
-        mode = stopper._requested_mode  # None: the stopper takes the searcher's (or Tune's)
-        if self._mode is not None and mode is not None and self._mode != mode:
-            raise invalid(
-                "mode", mode, f'the linked searcher\'s mode "{self._mode}" (both must agree)',
-            )
-        self._mode = mode or self._mode
+        if self.declared_mode is None and stopper.mode_known:
+            self._mode = stopper.mode
         self._linked = True
         return self._state
 
@@ -181,7 +180,7 @@ class AutoTermSearcher(Searcher):
             final = dict(result)
             final["done"] = True
             self._state.ingest(trial_id, final, self._configs.get(trial_id))
-        rec = self._state.history[trial_id] if trial_id in self._state.history else None  # noqa: SIM401 - History has no .get()
+        rec = self._state.record(trial_id)
         ok = rec is not None and rec.complete and rec.fold_scores and all(
             math.isfinite(v) for v in rec.fold_scores
         )
@@ -194,7 +193,7 @@ class AutoTermSearcher(Searcher):
         assert self.space is not None
         sign = -1.0 if self._mode == "max" else 1.0
         rows, ys = [], []
-        for rec in self._state.history.completed():
+        for rec in self._state.completed():
             if not rec.fold_scores or not all(math.isfinite(v) for v in rec.fold_scores):
                 continue
             try:

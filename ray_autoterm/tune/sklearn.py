@@ -117,7 +117,7 @@ def _report(fold: int, losses: dict[int, float], k: int) -> None:
     if len(losses) == k:
         scores = [losses[i] for i in range(k)]
         extra = {CV_SCORES_KEY: scores, CV_MEAN_KEY: float(np.mean(scores))}
-    report_fold(fold, losses[fold], k, **extra)
+    report_fold(fold, losses[fold], k, mode="min", **extra)
 
 
 def cross_validate_and_report(estimator: Any, X: Any, y: Any, **kwargs: Any) -> list[float]:
@@ -133,5 +133,5 @@ def cross_validate_and_report(estimator: Any, X: Any, y: Any, **kwargs: Any) -> 
 
     losses = cross_validate_folds(estimator, X, y, **kwargs)
     if not kwargs.get("stream", False):
-        report_cv_scores(losses)
+        report_cv_scores(losses, mode="min")  # losses: the negated scikit-learn scores
     return losses

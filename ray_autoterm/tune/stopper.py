@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import dataclasses
+import inspect
 import logging
 import math
 import os
-import sys
 import threading
 import uuid
+from collections import OrderedDict
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -19,8 +20,9 @@ from ray_autoterm.criterion.decision import Decision
 from ray_autoterm.criterion.terminator import AutoTermCriterion
 from ray_autoterm.errors import SearchSpaceError, invalid
 from ray_autoterm.space import SearchSpace
+from ray_autoterm.tune import _tune_internals as internals
 from ray_autoterm.tune._events import TuneEvents
-from ray_autoterm.tune._keys import CV_SCORES_KEY
+from ray_autoterm.tune._keys import CV_MODE_KEY, CV_SCORES_KEY
 from ray_autoterm.tune._log import append_decision, write_stop
 from ray_autoterm.tune._shared import SharedState, attach
 from ray_autoterm.tune._worker import DecisionWorker
@@ -34,7 +36,8 @@ logger = logging.getLogger("ray_autoterm")
 PROGRESS_KEY = "autoterm"
 """Prefix of the progress metrics added to every result (``autoterm/regret_bound``, ...)."""
 
-_RUNTIME = ("_lock", "_decide_lock", "_worker", "_last_result", "_bound", "_has_callback")
+_RUNTIME = ("_lock", "_decide_lock", "_worker", "_last_result", "_recent_ended", "_bound",
+            "_has_callback")
 
 
 class AutoTermStopper(TuneEvents, Stopper):
@@ -48,18 +51,25 @@ class AutoTermStopper(TuneEvents, Stopper):
     linked, the :class:`~ray_autoterm.AutoTermSearcher` proposes nothing more.
 
     **When decisions are made.** By default (``background=True``) the GP work runs in one worker
-    thread of the driver, off Tune's result path: a completed trial wakes the worker, which
-    evaluates the criterion on everything recorded at that moment (trials completing meanwhile
-    join the next evaluation). The worker is rationed (``duty_cycle``: after a decision it rests
-    ``1 / duty_cycle - 1`` times the median of its last five decision times, so a cold first
-    decision is no reason to rest), and its lag is bounded (``max_lag``): once ``max_lag``
-    completed trials wait for a decision, Tune's result processing is held until the worker has
-    decided on them. So the decisions never trail the completed trials by ``max_lag`` or more,
-    and the stop comes at most about ``max_lag`` trials after the synchronous rule's
-    (``background=False``, which decides inside ``__call__``). When the experiment ends, a final
-    decision covers everything recorded (the callback's ``on_experiment_end``, below), so
-    :attr:`fired` and :attr:`decisions` are current after ``fit()``; :meth:`wait_for_decision`
-    does the same by hand.
+    thread of the driver, off Tune's result path. The worker evaluates the criterion at every
+    trial count the synchronous rule (``background=False``, which decides inside ``__call__``)
+    would evaluate, in order, each on the trials that had completed at that count (catching up
+    when it falls behind; counts below ``min_trials``, where the rule cannot stop, are
+    skipped), so the firing decision is the synchronous rule's. The worker is rationed
+    (``duty_cycle``: after a decision it rests ``1 / duty_cycle - 1`` times the median of its
+    last five decision times) and its lag is bounded (``max_lag``): once ``max_lag`` completed
+    trials wait for a decision, Tune's result processing is held until the worker has caught
+    up, so the experiment ends at most about ``max_lag`` trials after the synchronous rule
+    would have ended it. Holding is itself bounded: Tune is never held for more than
+    ``max_hold_share`` of the experiment's wall time (decisions slower than trials arrive, as
+    in searches of many thousands of fast trials, then lag further and say so once). When the
+    experiment ends, a final decision covers everything recorded (the callback's
+    ``on_experiment_end``), so :attr:`fired` and :attr:`decisions` are current after
+    ``fit()``.
+
+    **Reading the decision.** :attr:`fired` is the decision that stopped the experiment (or
+    ``None``); :attr:`decisions` holds every decision in order. Each has the bound, the error,
+    the trial count and the incumbent (:class:`~ray_autoterm.Decision`).
 
     **What Tune tells a callback only.** Trials that end without a final ``done`` result (stopped
     by ASHA or another stopper, or raising), results that a ``CombinedStopper`` withholds, the
@@ -83,9 +93,12 @@ class AutoTermStopper(TuneEvents, Stopper):
         metric: A scalar result key, used only with ``threshold`` for objectives without
             cross-validation (one value per trial, taken from the trial's final result).
         mode: ``"min"`` if the fold values are losses, ``"max"`` if they are scores. ``None``
-            (default): Tune's mode when Tune's metric is ``cv_mean`` (or ``metric``), else a
-            linked searcher's, else ``"min"``. A mode that contradicts Tune's for ``cv_mean`` is
-            refused when the run starts.
+            (default): taken from wherever the direction is declared: the trials' results
+            (``report_cv_scores(..., mode=...)`` reports ``cv_mode``), Tune's ``TuneConfig`` /
+            ``tune.run`` mode, the search algorithm's or the scheduler's mode (each when its
+            metric is ``cv_mean``), a linked searcher's. Two places that disagree are refused,
+            naming both (before the first result where Tune allows it); a run where nothing
+            says the direction is refused at its first completed trial instead of guessing.
         cv_scores_key: The result key holding a trial's list of fold values.
         searcher: An :class:`~ray_autoterm.AutoTermSearcher` to link: both share one history
             and one GP fitter; the search space comes from it.
@@ -105,6 +118,8 @@ class AutoTermStopper(TuneEvents, Stopper):
         duty_cycle: The largest share of wall time the background worker computes, in (0, 1].
         max_lag: Completed trials that may wait for a background decision before Tune's result
             processing is held (1 = decide on every trial before the next result is processed).
+        max_hold_share: The largest share of the experiment's wall time Tune's result
+            processing may be held for ``max_lag`` (in (0, 1]).
         give_up_after: Stop the experiment once this many trials have ended with none usable
             (``None``: never).
         log_dir: Where to write the decision log; default: the experiment directory.
@@ -114,7 +129,8 @@ class AutoTermStopper(TuneEvents, Stopper):
             trial reports at most two other numbers, the columns of Tune's default table.
         seed: Seeds the LCB minimisation.
         criterion_kwargs: Further :class:`~ray_autoterm.criterion.AutoTermCriterion` keywords
-            (``min_fit``, ``fit_fraction``, ``num_restarts``, ``raw_samples``).
+            (``rule``, ``min_fit``, ``fit_fraction``, ``num_restarts``, ``raw_samples``, ...);
+            any other keyword is refused, naming ``AutoTermStopper``.
 
     Raises:
         InvalidArgumentError: at construction, for any argument out of range (naming it).
@@ -124,7 +140,7 @@ class AutoTermStopper(TuneEvents, Stopper):
         >>> from ray_autoterm import AutoTermStopper, report_cv_scores
         >>> def trainable(config):
         ...     x = config["x"]
-        ...     report_cv_scores([(x - 0.3) ** 2 + 0.01 * i for i in range(5)])
+        ...     report_cv_scores([(x - 0.3) ** 2 + 0.01 * i for i in range(5)], mode="min")
         >>> stopper = AutoTermStopper(param_space={"x": tune.uniform(0, 1)}, min_trials=20)
         >>> run_config = tune.RunConfig(stop=stopper, callbacks=[stopper.callback()])
         >>> # tune.Tuner(trainable, param_space=..., run_config=run_config).fit()
@@ -149,14 +165,24 @@ class AutoTermStopper(TuneEvents, Stopper):
         background: bool = True,
         duty_cycle: float = 0.25,
         max_lag: int = 4,
+        max_hold_share: float = 0.05,
         give_up_after: int | None = 10,
         log_dir: str | os.PathLike[str] | None = None,
         report_progress: bool = True,
         seed: int = 0,
         **criterion_kwargs: Any,
     ) -> None:
-        self._requested_mode = None if mode is None else check_mode(mode)
-        self.mode = self._requested_mode or "min"
+        self._mode_claims: dict[str, str] = {}  # where the direction was declared -> mode
+        self.mode = "min"  # in use; ``mode_known`` says whether anything declared it
+        requested = None if mode is None else check_mode(mode)
+        unknown = sorted(set(criterion_kwargs) - _criterion_keywords())
+        if unknown:
+            raise invalid(
+                unknown[0], criterion_kwargs[unknown[0]],
+                "not given: it is not an argument of AutoTermStopper (its arguments and the "
+                "criterion's: " + ", ".join(sorted(_stopper_keywords() | _criterion_keywords()))
+                + ")",
+            )
         self.cv_scores_key = check_key("cv_scores_key", cv_scores_key)
         if metric is not None:
             check_key("metric", metric)
@@ -179,6 +205,11 @@ class AutoTermStopper(TuneEvents, Stopper):
             raise invalid("duty_cycle", duty_cycle, "a number in (0, 1], e.g. 0.25")
         self.duty_cycle = float(duty_cycle)
         self.max_lag = check_positive_int("max_lag", max_lag)
+        if isinstance(max_hold_share, bool) or not isinstance(max_hold_share, (int, float)) or not (
+            0 < max_hold_share <= 1
+        ):
+            raise invalid("max_hold_share", max_hold_share, "a number in (0, 1], e.g. 0.05")
+        self.max_hold_share = float(max_hold_share)
         self.give_up_after = (
             None if give_up_after is None else check_positive_int("give_up_after", give_up_after)
         )
@@ -194,6 +225,8 @@ class AutoTermStopper(TuneEvents, Stopper):
         if param_space is not None:
             self._space = SearchSpace.from_param_space(param_space)
         self._searcher: AutoTermSearcher | None = None
+        if requested is not None:
+            self._claim_mode("AutoTermStopper(mode=...)", requested)
         if searcher is not None:
             from ray_autoterm.tune.searcher import AutoTermSearcher
 
@@ -201,8 +234,8 @@ class AutoTermStopper(TuneEvents, Stopper):
                 raise invalid("searcher", searcher, "an AutoTermSearcher (or None)")
             self._state = searcher._link(self)
             self._searcher = searcher
-            if self._requested_mode is None and searcher._mode is not None:
-                self._set_mode(searcher._mode)
+            if searcher.declared_mode is not None:
+                self._claim_mode("AutoTermSearcher(mode=...)", searcher.declared_mode)
         else:
             self._state = SharedState()
         self._configure_state()
@@ -214,7 +247,7 @@ class AutoTermStopper(TuneEvents, Stopper):
         self._started: set[str] = set()
         self._running_at_fire: set[str] | None = None
         self.running_at_stop: frozenset[str] = frozenset()
-        self._num_complete = 0  # completed fold lists recorded (what the worker catches up on)
+        self._decided_count = 0  # completion count the latest decision covered
         self._missed_calls = 0  # results only the callback saw (a CombinedStopper withheld them)
         self._any_usable = False
         self._next_milestone = 10
@@ -228,17 +261,40 @@ class AutoTermStopper(TuneEvents, Stopper):
         self._state.single_value_ok = self.criterion.min_folds == 1
         self.criterion.fitter = self._state.fitter
 
-    def _set_mode(self, mode: str) -> None:
+    @property
+    def mode_known(self) -> bool:
+        """Whether anything declared the direction (see ``mode``)."""
+        return bool(self._mode_claims)
+
+    def _claim_mode(self, where: str, mode: str) -> None:
+        """``where`` says the fold values are to be ``mode``d; refuse a contradiction."""
+        for other, theirs in self._mode_claims.items():
+            if theirs != mode:
+                raise invalid(
+                    "mode", mode,
+                    f'"{theirs}" as declared in {other}, since {where} says "{mode}" and '
+                    f'{other} says "{theirs}" for the same fold values: make them agree (with '
+                    "the wrong one the incumbent would be the worst trial)",
+                )
+        if where not in self._mode_claims:
+            if not self._mode_claims and mode != self.mode:
+                logger.info("ray-autoterm takes mode=%r from %s.", mode, where)
+            self._mode_claims[where] = mode
         self.mode = self.criterion.mode = mode
+        if self._searcher is not None and self._searcher.declared_mode is None:
+            self._searcher._mode = mode
 
     def _init_runtime(self) -> None:
         self._lock = threading.Lock()
         self._decide_lock = threading.Lock()
         self._worker = DecisionWorker(
-            self._decide_in_background, self.duty_cycle, self.max_lag,
-            finished=lambda: self._state.fired is not None, start=self._num_complete,
+            self._decide, self.duty_cycle, self.max_lag,
+            finished=lambda: self._state.fired is not None,
+            start=self._decided_count,
+            skip_below=self.criterion.min_trials, max_hold_share=self.max_hold_share,
         )
-        self._last_result: dict[str, Mapping[str, Any]] = {}
+        self._last_result: dict[str, dict[str, Any]] = {}
+        self._recent_ended: OrderedDict[str, dict[str, Any]] = OrderedDict()
         self._bound = False
         self._has_callback = False
 
@@ -253,9 +309,9 @@ class AutoTermStopper(TuneEvents, Stopper):
         self.__dict__.update(state)
         for key, default in (  # a stopper saved by an older version
             ("duty_cycle", 0.25), ("max_lag", 4), ("give_up_after", 10), ("_ended", set()),
-            ("_started", set()), ("_num_complete", 0), ("_missed_calls", 0),
+            ("_started", set()), ("_decided_count", 0), ("_missed_calls", 0),
             ("_next_milestone", 10), ("run_id", uuid.uuid4().hex[:12]), ("_any_usable", False),
-            ("_requested_mode", self.__dict__.get("mode")),
+            ("_mode_claims", {}), ("max_hold_share", 0.05),
         ):
             self.__dict__.setdefault(key, default)
         self.decisions = [Decision.from_dict(d) for d in state["decisions"]]
@@ -275,11 +331,6 @@ class AutoTermStopper(TuneEvents, Stopper):
     def history(self):  # noqa: ANN201 - History, documented in ray_autoterm.history
         """The trials recorded so far (shared with a linked searcher)."""
         return self._state.history
-
-    @property
-    def latest_decision(self) -> Decision | None:
-        """The most recent decision, or ``None`` before the first."""
-        return self.decisions[-1] if self.decisions else None
 
     @property
     def fired(self) -> Decision | None:
@@ -304,7 +355,7 @@ class AutoTermStopper(TuneEvents, Stopper):
     def __call__(self, trial_id: str, result: dict[str, Any]) -> bool:
         """Record the result; return whether this trial should stop (only after firing)."""
         if not self._bound:
-            self._bind(sys._getframe(1))
+            self._bind(internals.caller_of_stopper())
         self._observe(trial_id, result)
         if self.report_progress:
             result.update(self._progress())
@@ -317,7 +368,7 @@ class AutoTermStopper(TuneEvents, Stopper):
     def stop_all(self) -> bool:
         """Whether the experiment should end (see ``let_running_finish``)."""
         if not self._bound:
-            self._bind(sys._getframe(1))
+            self._bind(internals.caller_of_stopper())
         if self._state.fired is None:
             return False
         if not self.let_running_finish:
@@ -328,55 +379,67 @@ class AutoTermStopper(TuneEvents, Stopper):
             self._running_at_fire &= self._active
             return not self._running_at_fire
 
-    def decide(self) -> Decision:
-        """Evaluate the criterion now, on everything recorded so far, and return the decision.
-
-        The decision is appended to :attr:`decisions` and the decision log; if it says stop,
-        the experiment stops (and a linked searcher finishes). Once the experiment has
-        stopped, nothing more is evaluated: the firing decision is returned.
-        """
+    def _decide(self, count: int | None = None) -> Decision:
+        """Evaluate the criterion on the first ``count`` trials to complete (all recorded so
+        far when ``None``): record the decision and, if it says stop, stop the experiment.
+        Once stopped, nothing more is evaluated: the firing decision is returned."""
         with self._decide_lock:
             if self._state.fired is not None:
                 return self._state.fired
-            decision = self.criterion.evaluate(self._state.history, self._search_space())
+            if count is None:
+                count = self._state.num_completed
+            records = self._state.snapshot(count)
+            decision = self.criterion.evaluate(records, self._search_space())
             decision = dataclasses.replace(decision, run_id=self.run_id)
+            self._decided_count = max(self._decided_count, count)
             self._record(decision)
             return decision
 
-    def wait_for_decision(self, timeout: float = 60.0) -> Decision | None:
+    def _settle(self, timeout: float = 60.0) -> Decision | None:
         """Let the background worker decide on everything recorded so far (at most ``timeout``
         seconds), then return the latest decision (``None`` when no trial was ever usable:
         that returns at once). The callback does this when the experiment ends."""
         pending = self._state.fired is None and self._worker.pending > 0
         if pending and not self._worker.settle(timeout) and self._state.fired is None:
             logger.warning("ray-autoterm: no decision within %.0f s; deciding now.", timeout)
-            self.decide()
-        return self._state.fired or self.latest_decision
+            self._decide()
+        return self._state.fired or (self.decisions[-1] if self.decisions else None)
 
     # ----------------------------------------------------------------- internals
-    def _observe(self, trial_id: str, result: Mapping[str, Any]) -> None:
+    def _observe(self, trial_id: str, result: dict[str, Any]) -> None:
         done = bool(result.get("done", False))
+        declared = result.get(CV_MODE_KEY)
+        if declared is not None:
+            if declared not in ("min", "max"):
+                raise invalid(CV_MODE_KEY, declared, '"min" or "max" in the trials\' results')
+            if self._mode_claims.get(_RESULTS) != declared:
+                self._claim_mode(_RESULTS, declared)
         with self._lock:
             self._last_result[trial_id] = result
             if not done and trial_id not in self._ended:
                 self._active.add(trial_id)
-            changed = self._state.ingest(trial_id, result)
-            completed = changed and self._state.history[trial_id].complete
-            if completed:
-                self._num_complete += 1
+            before = self._state.num_completed
+            self._state.ingest(trial_id, result)
+            count = self._state.num_completed
         if done:
             self._on_trial_end(trial_id, error=False)
-        if completed and self._state.fired is None:
+        if count > before and self._state.fired is None:
+            if not self.mode_known:
+                raise invalid(
+                    "mode", None,
+                    '"min" (the fold values are losses) or "max" (scores) -- nothing in this '
+                    "run says which: report with report_cv_scores(..., mode=...), or pass "
+                    "mode= to AutoTermStopper or to Tune (TuneConfig(metric=\"cv_mean\", "
+                    "mode=...)); ray-autoterm does not guess, since with the wrong one the "
+                    "incumbent would be the worst trial",
+                )
             if self.background:
-                self._worker.request(self._num_complete)
+                self._worker.request(count)
             else:
-                self.decide()
-
-    def _decide_in_background(self) -> None:
-        self.decide()
+                self._decide(count)
 
     def _record(self, decision: Decision) -> None:
-        pruned = self._state.history.pruned()  # by a linked FoldPruningScheduler
+        pruned = self._state.pruned()  # by a linked FoldPruningScheduler
         if pruned:
             k = len(decision.incumbent_fold_scores or []) or max(len(r.fold_scores) for r in pruned)
             decision = dataclasses.replace(decision, num_pruned=len(pruned), folds_saved=sum(
@@ -388,6 +451,14 @@ class AutoTermStopper(TuneEvents, Stopper):
                 self._state.fired = decision
                 self._running_at_fire = set(self._active)
                 self.running_at_stop = frozenset(self._active)
+                if self.report_progress:
+                    # The firing decision reaches Tune's stored results and loggers: Tune keeps
+                    # the result dicts it passed us as the trials' last results.
+                    progress = self._progress()
+                    trigger = self._recent_ended.get(decision.trigger_trial_id or "")
+                    for result in [*self._last_result.values(), trigger]:
+                        if result is not None:
+                            result.update(progress)
         if self.log_dir is None:
             logger.warning(
                 "ray-autoterm could not find the experiment directory; decisions are kept in "
@@ -409,7 +480,7 @@ class AutoTermStopper(TuneEvents, Stopper):
             return
         # The same count as `ray-autoterm report`: trials started so far that the decision did
         # not count (running at the stop, or without usable fold scores).
-        started = self._started | {record.trial_id for record in self._state.history}
+        started = self._started | {record.trial_id for record in self._state.snapshot()}
         extra = max(0, len(started) - decision.num_trials)
         logger.info(
             "ray-autoterm stops the experiment after %d trials with usable fold scores (%d more "
@@ -423,7 +494,7 @@ class AutoTermStopper(TuneEvents, Stopper):
         )
 
     def _progress(self) -> dict[str, float]:
-        last = self.latest_decision
+        last = self.decisions[-1] if self.decisions else None
         nan = float("nan")
 
         def num(v: float | None) -> float:
@@ -435,6 +506,21 @@ class AutoTermStopper(TuneEvents, Stopper):
             f"{PROGRESS_KEY}/num_trials": float(last.num_trials if last else 0),
             f"{PROGRESS_KEY}/stopped": float(self._state.fired is not None),
         }
+
+
+_RESULTS = "the trials' results (`cv_mode`, from report_cv_scores(..., mode=...))"
+
+
+def _criterion_keywords() -> set[str]:
+    """Keywords ``AutoTermStopper`` passes on to ``AutoTermCriterion``."""
+    params = inspect.signature(AutoTermCriterion).parameters
+    return {n for n, p in params.items() if p.kind is inspect.Parameter.KEYWORD_ONLY} - {
+        "mode", "fitter"}
+
+
+def _stopper_keywords() -> set[str]:
+    params = inspect.signature(AutoTermStopper).parameters
+    return {n for n, p in params.items() if p.kind is not inspect.Parameter.VAR_KEYWORD}
 
 
 __all__ = ["AutoTermStopper", "SearchSpaceError"]

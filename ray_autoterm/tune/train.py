@@ -27,6 +27,7 @@ def cross_validate_with_trainer(
     num_folds: int,
     *,
     metric: str = "val_loss",
+    mode: str = "min",
     stream: bool = False,
     **other_metrics: Any,
 ) -> list[float]:
@@ -53,6 +54,8 @@ def cross_validate_with_trainer(
             Ray Train ``Result``.
         num_folds: Number of folds (>= 2).
         metric: Key of the validation loss in the returned dict or in ``Result.metrics``.
+        mode: ``"min"`` when ``metric`` is a loss (the default, as ``val_loss``), ``"max"``
+            when it is a score; reported with the folds (see :func:`report_cv_scores`).
         stream: Report each fold as it finishes instead of all of them at the end.
         **other_metrics: Further metrics of the reported result.
 
@@ -85,9 +88,9 @@ def cross_validate_with_trainer(
         loss = fold_loss_of(result, metric, fold)
         losses.append(loss)
         if stream:
-            report_fold(fold, loss, num_folds, **other_metrics)
+            report_fold(fold, loss, num_folds, mode=mode, **other_metrics)
     if not stream:
-        report_cv_scores(losses, **other_metrics)
+        report_cv_scores(losses, mode=mode, **other_metrics)
     return losses
 
 
