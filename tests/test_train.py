@@ -138,3 +138,32 @@ def test_cross_validate_with_trainer_rejects_bad_arguments():
     with pytest.raises(InvalidArgumentError, match=r"`make_trainer`"):
         cross_validate_with_trainer("trainer", 2)
     assert issubclass(UnsupportedContextError, RuntimeError)
+
+
+def tune_fn_with_reporting_worker(config: dict) -> None:
+    """Tune function whose Train worker calls report_cv_scores (the unsupported way)."""
+    from ray.train import RunConfig, ScalingConfig
+    from ray.train.v2.api.data_parallel_trainer import DataParallelTrainer
+
+    trial_id = tune.get_context().get_trial_id()
+    DataParallelTrainer(
+        report_from_worker, scaling_config=ScalingConfig(num_workers=1),
+        run_config=RunConfig(name=f"{trial_id}-worker", storage_path=config["storage"]),
+    ).fit()
+
+
+def test_a_helper_that_cannot_work_fails_the_experiment_once(ray_local, tmp_path):
+    """The first trial raising UnsupportedContextError ends the experiment with its message,
+    instead of every trial raising until give_up_after (10 trials, minutes)."""
+    stopper = AutoTermStopper(param_space={"lr": tune.uniform(0, 1)}, mode="min")
+    tuner = tune.Tuner(
+        tune.with_resources(tune_fn_with_reporting_worker, {"cpu": 0.5}),
+        param_space={"lr": tune.uniform(0, 1), "storage": str(tmp_path / "train")},
+        tune_config=tune.TuneConfig(num_samples=6, max_concurrent_trials=1, reuse_actors=True),
+        run_config=tune.RunConfig(stop=stopper, storage_path=str(tmp_path), name="once",
+                                  verbose=0),
+    )
+    grid = tuner.fit()
+    assert stopper.fired is not None and stopper.fired.error_source == "none"
+    assert "UnsupportedContextError" in stopper.fired.reason
+    assert len(grid.errors) == 1, f"{len(grid.errors)} trials raised; the first should end it"

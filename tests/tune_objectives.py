@@ -127,3 +127,18 @@ class InterruptAfter(tune.Callback):
         if self.done >= self.n and not os.path.exists(self.marker):
             open(self.marker, "w").close()
             os.kill(os.getpid(), signal.SIGINT)
+
+
+def quadratic_scores_raw(config: dict) -> None:
+    """Scores (higher is better: ``1 - loss``) with a plain ``tune.report`` and no ``cv_mode``:
+    only the searcher or scheduler the user configured says which way is better."""
+    scores = [1.0 - v for v in folds_for(config)]
+    tune.report({"cv_scores": scores, "cv_mean": float(np.mean(scores))})
+
+
+def quadratic_half_cpu(config: dict) -> None:
+    """A 0.1 s trial, for 4 concurrent trials on 2 CPUs (0.5 CPU each)."""
+    import time
+
+    time.sleep(0.1)
+    report_cv_scores(folds_for(config, noise=0.05), mode="min")

@@ -13,6 +13,7 @@ from ray_autoterm._lazy import lazy_exports
 if TYPE_CHECKING:
     from ray_autoterm.tune.callback import AutoTermCallback
     from ray_autoterm.tune.reporting import report_cv_scores, report_fold
+    from ray_autoterm.tune.results import finished_results
     from ray_autoterm.tune.searcher import AutoTermSearcher
     from ray_autoterm.tune.stopper import AutoTermStopper
 
@@ -22,10 +23,12 @@ _LAZY: dict[str, str] = {
     "AutoTermStopper": "ray_autoterm.tune.stopper",
     "report_cv_scores": "ray_autoterm.tune.reporting",
     "report_fold": "ray_autoterm.tune.reporting",
+    "finished_results": "ray_autoterm.tune.results",
 }
 
 __all__ = [
-    "AutoTermCallback", "AutoTermSearcher", "AutoTermStopper", "report_cv_scores", "report_fold",
+    "AutoTermCallback", "AutoTermSearcher", "AutoTermStopper", "finished_results",
+    "report_cv_scores", "report_fold",
 ]
 
 

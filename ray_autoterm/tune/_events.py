@@ -93,8 +93,14 @@ class TuneEvents:
         if self.report_progress:
             result.update(self._progress())
 
-    def _on_trial_end(self: AutoTermStopper, trial_id: str, error: bool) -> None:
-        """A trial ended (final result, scheduler or stopper, error): no longer running."""
+    def _on_trial_end(
+        self: AutoTermStopper, trial_id: str, error: bool, message: str = ""
+    ) -> None:
+        """A trial ended (final result, scheduler or stopper, error): no longer running.
+
+        A trial that raised ``UnsupportedContextError`` (a reporting helper called where its
+        report cannot reach Tune, as in a Ray Train worker) ends the experiment at once with
+        that message: every other trial would raise the same."""
         with self._lock:
             if trial_id in self._ended:
                 return
@@ -120,6 +126,11 @@ class TuneEvents:
             )
         elif error and not usable:
             self._state.problems.setdefault(trial_id, "raised an error")
+        if error and "UnsupportedContextError" in message and self._state.fired is None:
+            text = message[message.index("UnsupportedContextError"):].strip()
+            logger.error("ray-autoterm stops the experiment: trial %s raised %s", trial_id, text)
+            self._give_up(f"trial {trial_id} raised {text.splitlines()[0]}")
+            return
         self._check_give_up()
 
     def _on_experiment_end(self: AutoTermStopper) -> None:

@@ -95,14 +95,16 @@ def search_and_scheduler_modes(controller: Any) -> list[tuple[str, str | None, s
     """``(where, metric, mode)`` of the controller's search algorithm (and of every searcher it
     wraps: ``ConcurrencyLimiter``, ``Repeater``, ...) and of its scheduler."""
     out: list[tuple[str, str | None, str | None]] = []
-    seen: set[int] = set()
+    chain: list[Any] = []
     obj = getattr(controller, "_search_alg", None)
-    while obj is not None and id(obj) not in seen:
-        seen.add(id(obj))
+    while obj is not None and all(obj is not o for o in chain):
+        chain.append(obj)
+        obj = getattr(obj, "searcher", None)
+    for obj in reversed(chain):  # the innermost searcher that has a mode (wrappers copy it)
         metric, mode = _metric_mode(obj)
         if mode is not None:
             out.append((type(obj).__name__, metric, mode))
-        obj = getattr(obj, "searcher", None)
+            break
     scheduler = getattr(controller, "_scheduler_alg", None)
     if scheduler is not None:
         metric, mode = _metric_mode(scheduler)

@@ -52,7 +52,11 @@ class AutoTermCallback(Callback):
         self.stopper._on_trial_end(trial.trial_id, error=False)
 
     def on_trial_error(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
-        self.stopper._on_trial_end(trial.trial_id, error=True)
+        try:
+            error = str(trial.get_error() or "")
+        except Exception:  # noqa: BLE001 - an unreadable error file must not end the run
+            error = ""
+        self.stopper._on_trial_end(trial.trial_id, error=True, message=error)
 
     def on_experiment_end(self, trials: list, **info: Any) -> None:
         self.stopper._on_experiment_end()
