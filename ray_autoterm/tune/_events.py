@@ -1,8 +1,9 @@
 """How the stopper follows a Tune run: its start, trials that end, results it was not given.
 
-:class:`TuneEvents` is the part of :class:`~ray_autoterm.AutoTermStopper` that reacts to what
-Tune does rather than to a result: the first call (find the experiment directory and Tune's
-mode, attach :class:`~ray_autoterm.tune.callback.AutoTermCallback`), the callback's events
+These functions are the part of :class:`~ray_autoterm.AutoTermStopper` that reacts to what Tune
+does rather than to a result (the stopper's ``_bind``, ``_on_trial_start``, ... call them): the
+first call (find the experiment directory and the modes Tune was given, attach
+:class:`~ray_autoterm.tune.callback.AutoTermCallback`), the callback's events
 (trial start, results a ``CombinedStopper`` withheld, trials that end without ``done``, the end
 of the experiment) and the rule that ends a run none of whose trials can be used.
 """
@@ -27,157 +28,154 @@ if TYPE_CHECKING:
 logger = logging.getLogger("ray_autoterm")
 
 
-class TuneEvents:
-    """Mixin of :class:`~ray_autoterm.AutoTermStopper`: Tune's lifecycle events."""
 
-    def _bind(self: AutoTermStopper, caller: FrameType | None) -> None:
-        """First call from Tune: find the experiment directory, the modes Tune was given and
-        attach the callback (see :mod:`ray_autoterm.tune._tune_internals`)."""
-        self._bound = True
-        controller = internals.calling_controller(caller)
-        if controller is not None:
-            if self.log_dir is None:
-                self.log_dir = internals.experiment_dir(controller._storage)
-            mine = [cb for cb in internals.controller_callbacks(controller)
-                    if isinstance(cb, AutoTermCallback) and cb.stopper.run_id == self.run_id]
-            for cb in mine:  # a restored experiment may hold another copy of this stopper
-                cb.stopper = self
-            if not mine and not internals.attach_callback(controller, self.callback()):
-                controller = None
-        if controller is None and not self._has_callback and internals.called_by_ray(caller):
-            logger.warning(
-                "ray-autoterm could not attach its Tune callback, so it cannot see trials that "
-                "end without a final result, results a CombinedStopper withholds, or the end of "
-                "the experiment. Pass RunConfig(callbacks=[stopper.callback()])."
-            )
-            combined = internals.calling_combined_stopper(caller)
-            if combined is not None and list(getattr(combined, "_stoppers", [self]))[0] is not self:
-                logger.warning(
-                    "AutoTermStopper is not the first stopper of its CombinedStopper: Tune asks "
-                    "its stoppers in order and stops asking at the first that says stop, so the "
-                    "criterion may never see a result. Put AutoTermStopper first."
-                )
-        places = [("TuneConfig / tune.run", *internals.tune_run_metric_mode(caller))]
-        if controller is not None:
-            places += internals.search_and_scheduler_modes(controller)
-        for where, metric, mode in places:
-            if mode in ("min", "max") and metric in (CV_MEAN_KEY, self.metric):
-                self._claim_mode(f"{where} (metric={metric!r}, mode={mode!r})", mode)
-            elif mode in ("min", "max") and metric is None and "FoldPruningScheduler" in where:
-                self._claim_mode(f"{where} (mode={mode!r})", mode)
-
-    def _on_trial_start(self: AutoTermStopper, trial_id: str, storage: Any) -> None:
-        self._has_callback = True
-        if self.log_dir is None and storage is not None:
-            self.log_dir = internals.experiment_dir(storage)
-        with self._lock:
-            self._started.add(trial_id)
-            if trial_id not in self._ended:  # running from its start, not its first result
-                self._active.add(trial_id)
-
-    def _on_callback_result(
-        self: AutoTermStopper, trial_id: str, result: dict[str, Any], storage: Any
-    ) -> None:
-        self._has_callback = True
-        if self.log_dir is None and storage is not None:
-            self.log_dir = internals.experiment_dir(storage)
-        if self._last_result.get(trial_id) is result:
-            return  # the stopper was called with this result
-        self._missed_calls += 1
-        if self._missed_calls == 1:
-            logger.info(
-                "ray-autoterm is not called with every result (a CombinedStopper stops asking "
-                "its stoppers at the first that says stop); its callback passes them on."
-            )
-        self._observe(trial_id, result)
-        if self.report_progress:
-            result.update(self._progress())
-
-    def _on_trial_end(
-        self: AutoTermStopper, trial_id: str, error: bool, message: str = ""
-    ) -> None:
-        """A trial ended (final result, scheduler or stopper, error): no longer running.
-
-        A trial that raised ``UnsupportedContextError`` (a reporting helper called where its
-        report cannot reach Tune, as in a Ray Train worker) ends the experiment at once with
-        that message: every other trial would raise the same."""
-        with self._lock:
-            if trial_id in self._ended:
-                return
-            self._ended.add(trial_id)
-            self._active.discard(trial_id)
-            last = self._last_result.pop(trial_id, None)
-            if last is not None:  # kept a while, to carry the stop if this trial fires it
-                self._recent_ended[trial_id] = last
-                while len(self._recent_ended) > _RECENT_ENDED:
-                    self._recent_ended.popitem(last=False)
-            cut = self._state.ended_partial(trial_id)
-            rec = self._state.record(trial_id)
-            usable = rec is not None and self.criterion.usable(rec)
-        if cut is not None:
-            self._state._problem(
-                trial_id, f"ended with {cut[0]} of {cut[1]} folds",
-                f"Trial {trial_id} ended with {cut[0]} of {cut[1]} folds: a scheduler or a "
-                "stopper (ASHA, MaximumIterationStopper, ...) ended it before its last fold, or "
-                "the trainable returned early. The "
-                "stopper needs complete folds, so it leaves such trials out (see the README, "
-                "'Schedulers'). (Said once; later trials like it are counted, not logged.)",
-                kind="ended-partial",
-            )
-        elif error and not usable:
-            self._state.problems.setdefault(trial_id, "raised an error")
-        if error and "UnsupportedContextError" in message and self._state.fired is None:
-            text = message[message.index("UnsupportedContextError"):].strip()
-            logger.error("ray-autoterm stops the experiment: trial %s raised %s", trial_id, text)
-            self._give_up(f"trial {trial_id} raised {text.splitlines()[0]}")
-            return
-        self._check_give_up()
-
-    def _on_experiment_end(self: AutoTermStopper) -> None:
-        """Final decision on everything recorded, and why there was no stop, if none."""
-        self._settle()
-        if self._state.fired is not None:
-            return
-        usable = len(self._state.usable(self.criterion.min_folds))
-        cut = sum(self._state.ended_partial(t) is not None for t in self._ended)
-        last = self.decisions[-1] if self.decisions else None
-        if usable < self.criterion.min_trials:
-            logger.warning(
-                "ray-autoterm did not stop the experiment: only %d trials completed all their "
-                "folds with usable scores, fewer than min_trials=%d%s.", usable,
-                self.criterion.min_trials,
-                f"; {cut} ended with fewer folds than they announced (cut short by a scheduler "
-                "or a stopper: see the README, 'Schedulers')" if cut else "",
-            )
-        elif last is not None:
-            logger.info("ray-autoterm did not stop the experiment: %s", last.summary())
-
-    def _check_give_up(self: AutoTermStopper) -> None:
-        if self.give_up_after is None or self._state.fired is not None or self._any_usable:
-            return
-        with self._lock:
-            ended = sorted(self._ended)
-        if len(ended) < self.give_up_after:
-            return
-        if self._state.usable(self.criterion.min_folds):
-            self._any_usable = True  # usable records stay usable: no need to look again
-            return
-        why = Counter(self._state.problems.get(t, "no usable fold scores") for t in ended)
-        words = "; ".join(f"{w}: {n}" for w, n in why.most_common())
-        reason = (
-            f"none of the {len(ended)} trials that ended has usable fold scores ({words}), so "
-            f"the criterion can never decide: stopped after give_up_after={self.give_up_after} "
-            f"trials instead of spending the budget. {_advice(why)}"
+def bind(stopper: AutoTermStopper, caller: FrameType | None) -> None:
+    """First call from Tune: find the experiment directory, the modes Tune was given and
+    attach the callback (see :mod:`ray_autoterm.tune._tune_internals`)."""
+    stopper._bound = True
+    controller = internals.calling_controller(caller)
+    if controller is not None:
+        if stopper.log_dir is None:
+            stopper.log_dir = internals.experiment_dir(controller._storage)
+        mine = [cb for cb in internals.controller_callbacks(controller)
+                if isinstance(cb, AutoTermCallback) and cb.stopper.run_id == stopper.run_id]
+        for cb in mine:  # a restored experiment may hold another copy of this stopper
+            cb.stopper = stopper
+        if not mine and not internals.attach_callback(controller, stopper.callback()):
+            controller = None
+    if controller is None and not stopper._has_callback and internals.called_by_ray(caller):
+        logger.warning(
+            "ray-autoterm could not attach its Tune callback, so it cannot see trials that "
+            "end without a final result, results a CombinedStopper withholds, or the end of "
+            "the experiment. Pass RunConfig(callbacks=[stopper.callback()])."
         )
-        self._give_up(reason)
+        combined = internals.calling_combined_stopper(caller)
+        first = list(getattr(combined, "_stoppers", [stopper]))[0] if combined else stopper
+        if first is not stopper:
+            logger.warning(
+                "AutoTermStopper is not the first stopper of its CombinedStopper: Tune asks "
+                "its stoppers in order and stops asking at the first that says stop, so the "
+                "criterion may never see a result. Put AutoTermStopper first."
+            )
+    places = [("TuneConfig / tune.run", *internals.tune_run_metric_mode(caller))]
+    if controller is not None:
+        places += internals.search_and_scheduler_modes(controller)
+    for where, metric, mode in places:
+        if mode in ("min", "max") and metric in (CV_MEAN_KEY, stopper.metric):
+            stopper._claim_mode(f"{where} (metric={metric!r}, mode={mode!r})", mode)
+        elif mode in ("min", "max") and metric is None and "FoldPruningScheduler" in where:
+            stopper._claim_mode(f"{where} (mode={mode!r})", mode)
 
-    def _give_up(self: AutoTermStopper, reason: str) -> None:
-        """Stop the experiment with a decision saying why the criterion cannot decide."""
-        decision = Decision(0, True, reason, mode=self.mode, error_source="none",
-                            run_id=self.run_id)
-        with self._decide_lock:
-            if self._state.fired is None:
-                self._record(decision)
+def on_trial_start(stopper: AutoTermStopper, trial_id: str, storage: Any) -> None:
+    stopper._has_callback = True
+    if stopper.log_dir is None and storage is not None:
+        stopper.log_dir = internals.experiment_dir(storage)
+    with stopper._lock:
+        stopper._started.add(trial_id)
+        if trial_id not in stopper._ended:  # running from its start, not its first result
+            stopper._active.add(trial_id)
+
+def on_callback_result(stopper: AutoTermStopper, trial_id: str, result: dict[str, Any], storage: Any
+) -> None:
+    stopper._has_callback = True
+    if stopper.log_dir is None and storage is not None:
+        stopper.log_dir = internals.experiment_dir(storage)
+    if stopper._last_result.get(trial_id) is result:
+        return  # the stopper was called with this result
+    stopper._missed_calls += 1
+    if stopper._missed_calls == 1:
+        logger.info(
+            "ray-autoterm is not called with every result (a CombinedStopper stops asking "
+            "its stoppers at the first that says stop); its callback passes them on."
+        )
+    stopper._observe(trial_id, result)
+    if stopper.report_progress:
+        result.update(stopper._progress())
+
+def on_trial_end(stopper: AutoTermStopper, trial_id: str, error: bool, message: str = ""
+) -> None:
+    """A trial ended (final result, scheduler or stopper, error): no longer running.
+
+    A trial that raised ``UnsupportedContextError`` (a reporting helper called where its
+    report cannot reach Tune, as in a Ray Train worker) ends the experiment at once with
+    that message: every other trial would raise the same."""
+    with stopper._lock:
+        if trial_id in stopper._ended:
+            return
+        stopper._ended.add(trial_id)
+        stopper._active.discard(trial_id)
+        last = stopper._last_result.pop(trial_id, None)
+        if last is not None:  # kept a while, to carry the stop if this trial fires it
+            stopper._recent_ended[trial_id] = last
+            while len(stopper._recent_ended) > _RECENT_ENDED:
+                stopper._recent_ended.popitem(last=False)
+        cut = stopper._state.ended_partial(trial_id)
+        rec = stopper._state.record(trial_id)
+        usable = rec is not None and stopper.criterion.usable(rec)
+    if cut is not None:
+        stopper._state._problem(
+            trial_id, f"ended with {cut[0]} of {cut[1]} folds",
+            f"Trial {trial_id} ended with {cut[0]} of {cut[1]} folds: a scheduler or a "
+            "stopper (ASHA, MaximumIterationStopper, ...) ended it before its last fold, or "
+            "the trainable returned early. The "
+            "stopper needs complete folds, so it leaves such trials out (see the README, "
+            "'Schedulers'). (Said once; later trials like it are counted, not logged.)",
+            kind="ended-partial",
+        )
+    elif error and not usable:
+        stopper._state.problems.setdefault(trial_id, "raised an error")
+    if error and "UnsupportedContextError" in message and stopper._state.fired is None:
+        text = message[message.index("UnsupportedContextError"):].strip()
+        logger.error("ray-autoterm stops the experiment: trial %s raised %s", trial_id, text)
+        give_up(stopper, f"trial {trial_id} raised {text.splitlines()[0]}")
+        return
+    check_give_up(stopper)
+
+def on_experiment_end(stopper: AutoTermStopper) -> None:
+    """Final decision on everything recorded, and why there was no stop, if none."""
+    stopper._settle()
+    if stopper._state.fired is not None:
+        return
+    usable = len(stopper._state.usable(stopper.criterion.min_folds))
+    cut = sum(stopper._state.ended_partial(t) is not None for t in stopper._ended)
+    last = stopper.decisions[-1] if stopper.decisions else None
+    if usable < stopper.criterion.min_trials:
+        logger.warning(
+            "ray-autoterm did not stop the experiment: only %d trials completed all their "
+            "folds with usable scores, fewer than min_trials=%d%s.", usable,
+            stopper.criterion.min_trials,
+            f"; {cut} ended with fewer folds than they announced (cut short by a scheduler "
+            "or a stopper: see the README, 'Schedulers')" if cut else "",
+        )
+    elif last is not None:
+        logger.info("ray-autoterm did not stop the experiment: %s", last.summary())
+
+def check_give_up(stopper: AutoTermStopper) -> None:
+    if stopper.give_up_after is None or stopper._state.fired is not None or stopper._any_usable:
+        return
+    with stopper._lock:
+        ended = sorted(stopper._ended)
+    if len(ended) < stopper.give_up_after:
+        return
+    if stopper._state.usable(stopper.criterion.min_folds):
+        stopper._any_usable = True  # usable records stay usable: no need to look again
+        return
+    why = Counter(stopper._state.problems.get(t, "no usable fold scores") for t in ended)
+    words = "; ".join(f"{w}: {n}" for w, n in why.most_common())
+    reason = (
+        f"none of the {len(ended)} trials that ended has usable fold scores ({words}), so "
+        f"the criterion can never decide: stopped after give_up_after={stopper.give_up_after} "
+        f"trials instead of spending the budget. {_advice(why)}"
+    )
+    give_up(stopper, reason)
+
+def give_up(stopper: AutoTermStopper, reason: str) -> None:
+    """Stop the experiment with a decision saying why the criterion cannot decide."""
+    decision = Decision(0, True, reason, mode=stopper.mode, error_source="none",
+                        run_id=stopper.run_id)
+    with stopper._decide_lock:
+        if stopper._state.fired is None:
+            stopper._record(decision)
 
 
 def _advice(why: Counter[str]) -> str:

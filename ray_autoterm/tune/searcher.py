@@ -142,7 +142,7 @@ class AutoTermSearcher(Searcher):
             self.space = SearchSpace.from_param_space(config)
         return True
 
-    def suggest(self, trial_id: str) -> dict[str, Any] | str | None:
+    def suggest(self, trial_id: str) -> dict[str, Any] | str | None:  # type: ignore[override]  # Tune returns FINISHED, a str
         """Next config, or ``Searcher.FINISHED`` once the linked stopper has fired."""
         if self._state.fired is not None:
             return Searcher.FINISHED

@@ -11,6 +11,7 @@ import threading
 import uuid
 from collections import OrderedDict
 from collections.abc import Mapping
+from types import FrameType
 from typing import TYPE_CHECKING, Any
 
 from ray.tune.stopper import Stopper
@@ -20,8 +21,8 @@ from ray_autoterm.criterion.decision import Decision
 from ray_autoterm.criterion.terminator import AutoTermCriterion
 from ray_autoterm.errors import SearchSpaceError, invalid
 from ray_autoterm.space import SearchSpace
+from ray_autoterm.tune import _events as events
 from ray_autoterm.tune import _tune_internals as internals
-from ray_autoterm.tune._events import TuneEvents
 from ray_autoterm.tune._keys import CV_MODE_KEY, CV_SCORES_KEY
 from ray_autoterm.tune._log import append_decision, write_stop
 from ray_autoterm.tune._shared import SharedState, attach
@@ -40,7 +41,7 @@ _RUNTIME = ("_lock", "_decide_lock", "_worker", "_last_result", "_recent_ended",
             "_has_callback")
 
 
-class AutoTermStopper(TuneEvents, Stopper):
+class AutoTermStopper(Stopper):
     """Ends a Ray Tune experiment once the GP regret bound falls below the CV error.
 
     Each trial reports its cross-validation fold losses (``report_cv_scores``, or streamed folds);
@@ -378,6 +379,22 @@ class AutoTermStopper(TuneEvents, Stopper):
                 self._running_at_fire = set(self._active)
             self._running_at_fire &= self._active
             return not self._running_at_fire
+
+    # ----------------------------------------------------------------- Tune's events
+    def _bind(self, caller: FrameType | None) -> None:
+        events.bind(self, caller)
+
+    def _on_trial_start(self, trial_id: str, storage: Any) -> None:
+        events.on_trial_start(self, trial_id, storage)
+
+    def _on_callback_result(self, trial_id: str, result: dict[str, Any], storage: Any) -> None:
+        events.on_callback_result(self, trial_id, result, storage)
+
+    def _on_trial_end(self, trial_id: str, error: bool, message: str = "") -> None:
+        events.on_trial_end(self, trial_id, error, message)
+
+    def _on_experiment_end(self) -> None:
+        events.on_experiment_end(self)
 
     def _decide(self, count: int | None = None) -> Decision:
         """Evaluate the criterion on the first ``count`` trials to complete (all recorded so
