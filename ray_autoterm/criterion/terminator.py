@@ -58,12 +58,12 @@ class AutoTermCriterion:
     variance as known noise; ``"prb"`` is Wilson (2024)'s probabilistic regret bound and
     ``"prb-3"`` the same at 3 consecutive decisions; ``"emsr-gap"`` is Ishibashi et al.
     (2023)'s gap of expected minimum simple regrets. A part given explicitly replaces the
-    preset's; with parts given and no ``rule``, decisions name the rule ``"custom"``.
+    preset's (the preset gives the others); decisions then name the rule ``"custom"``.
 
     Args:
         mode: ``"min"`` if the fold values are losses, ``"max"`` if they are scores (negated).
         min_trials: No stop before this many completed trials with valid fold scores.
-        rule: The preset's name; ``None`` is ``"paper"`` (``"custom"`` with parts given).
+        rule: The preset's name (``"custom"`` in decisions when a part is given).
         improvement_evaluator: A :class:`~ray_autoterm.criterion.improvement.
             BaseImprovementEvaluator` instead of the preset's.
         error_evaluator: A :class:`~ray_autoterm.criterion.error_evaluators.
@@ -100,7 +100,7 @@ class AutoTermCriterion:
         *,
         mode: str = "min",
         min_trials: int = 20,
-        rule: str | None = None,
+        rule: str = DEFAULT_RULE,
         improvement_evaluator: BaseImprovementEvaluator | None = None,
         error_evaluator: BaseErrorEvaluator | None = None,
         stopping_test: BaseStoppingTest | None = None,
@@ -115,10 +115,8 @@ class AutoTermCriterion:
             raise TypeError(f"AutoTermCriterion() got an unexpected keyword argument "
                             f"{unknown[0]!r}; its knobs are {', '.join(sorted(_KNOBS))}")
         given = (improvement_evaluator, error_evaluator, stopping_test)
-        parts = preset(DEFAULT_RULE if rule is None else rule, fitter=fitter,
-                       consecutive=consecutive, **knobs)
-        self.rule = rule if rule is not None else (
-            DEFAULT_RULE if all(p is None for p in given) else "custom")
+        parts = preset(rule, fitter=fitter, consecutive=consecutive, **knobs)
+        self.rule = rule if all(p is None for p in given) else "custom"
         self.improvement_evaluator = (improvement_evaluator if improvement_evaluator is not None
                                       else parts.improvement_evaluator)
         self.error_evaluator = (error_evaluator if error_evaluator is not None
