@@ -93,6 +93,14 @@ class AutoTermCriterion:
         >>> decision = AutoTermCriterion().evaluate(history)
         >>> decision.num_trials, isinstance(decision.should_stop, bool)
         (25, True)
+
+        Composed of parts (here constant stubs instead of the GP's bound and Eq. 9):
+
+        >>> from ray_autoterm.criterion import StaticErrorEvaluator, StaticImprovementEvaluator
+        >>> crit = AutoTermCriterion(improvement_evaluator=StaticImprovementEvaluator(0.01),
+        ...                          error_evaluator=StaticErrorEvaluator(0.02))
+        >>> crit.evaluate(history).should_stop, crit.rule
+        (True, 'custom')
     """
 
     def __init__(
