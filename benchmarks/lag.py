@@ -153,8 +153,8 @@ def replay_criterion(stopper: AutoTermStopper) -> Any:
     criterion = pickle.loads(pickle.dumps(stopper.criterion))  # drops the cached torch model
     criterion.fitter = GPFitter()
     for cache in ("_last_argmin", "_last_bound"):
-        if hasattr(criterion, cache):
-            setattr(criterion, cache, None)
+        if hasattr(criterion.improvement_evaluator, cache):
+            setattr(criterion.improvement_evaluator, cache, None)
     return criterion
 
 

@@ -257,6 +257,7 @@ def exactness(crit: AutoTermCriterion, records: list[TrialRecord], space: Search
     from botorch.acquisition import UpperConfidenceBound
     from botorch.optim import optimize_acqf
 
+    bound: Any = crit.improvement_evaluator  # the RegretBoundEvaluator of the paper's rule
     X_fit, y_fit = fit_data(records, space)
     n_fits = crit.fitter.num_fits
     model = crit.fitter.fit(X_fit, y_fit, role="bound")  # cache hit: the same GP
@@ -264,9 +265,9 @@ def exactness(crit: AutoTermCriterion, records: list[TrialRecord], space: Search
     beta = regret_bound_beta(space.dim, len(y_fit))
     rng = np.random.default_rng(seed)
     at_fit = lcb_min(model, X_fit, beta)
-    ours = regret_bound(model, X_fit, space.bounds, beta, (), crit._last_argmin,
-                        num_restarts=crit.num_restarts, raw_samples=crit.raw_samples,
-                        seed=crit.seed)
+    ours = regret_bound(model, X_fit, space.bounds, beta, (), bound._last_argmin,
+                        num_restarts=bound.num_restarts, raw_samples=bound.raw_samples,
+                        seed=bound.seed)
     _, ucb_fit = confidence_bounds(model, torch.as_tensor(X_fit), beta)
     optuna_style = min(at_fit, lcb_min(model, rng.random((2048, space.dim)), beta))
     dense_min = min(at_fit, lcb_min(model, rng.random((dense, space.dim)), beta))
@@ -288,12 +289,13 @@ def exactness(crit: AutoTermCriterion, records: list[TrialRecord], space: Search
 
 def exact_bound(crit: AutoTermCriterion, records: list[TrialRecord], space: SearchSpace) -> float:
     """Eq. 8 with the LCB minimised (no screening) on the GP the criterion's last decision used."""
+    bound: Any = crit.improvement_evaluator  # the RegretBoundEvaluator of the paper's rule
     X_fit, y_fit = fit_data(records, space)
     model = crit.fitter.fit(X_fit, y_fit, role="bound")  # a cache hit
     beta = regret_bound_beta(space.dim, len(y_fit))
-    return regret_bound(model, X_fit, space.bounds, beta, (), crit._last_argmin,
-                        num_restarts=crit.num_restarts, raw_samples=crit.raw_samples,
-                        seed=crit.seed).bound
+    return regret_bound(model, X_fit, space.bounds, beta, (), bound._last_argmin,
+                        num_restarts=bound.num_restarts, raw_samples=bound.raw_samples,
+                        seed=bound.seed).bound
 
 
 # --------------------------------------------------------------------------- driver

@@ -9,9 +9,13 @@ from collections.abc import Callable
 import numpy as np
 import pytest
 
-import ray_autoterm.criterion.terminator as terminator
 from ray_autoterm.bo import propose
-from ray_autoterm.criterion import AutoTermCriterion, Decision, RegretBound, regret_bound_beta
+from ray_autoterm.criterion import (
+    AutoTermCriterion,
+    Decision,
+    StaticImprovementEvaluator,
+    regret_bound_beta,
+)
 from ray_autoterm.errors import GPFitError
 from ray_autoterm.gp import GPFitter
 from ray_autoterm.history import History
@@ -108,17 +112,18 @@ def test_never_stops_before_min_trials(mode: str) -> None:
         assert d.num_trials == n and d.should_stop == (n >= 22)
 
 
-def test_bound_equal_to_error_does_not_stop(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_bound_equal_to_error_does_not_stop() -> None:
     h = _random_history(20)
     # a real fit
     bound = AutoTermCriterion(rule="paper", threshold=1e3).evaluate(h, SPACE_2D).regret_bound
     d = AutoTermCriterion(rule="paper", threshold=bound).evaluate(h, SPACE_2D)
     assert d.regret_bound == bound and not d.should_stop and "at or above" in d.reason
     # The Optuna-style double: a fixed threshold against a bound of exactly 0.25.
-    fixed = RegretBound(beta=1.0, min_ucb=0.75, min_lcb=0.5, argmin_lcb=np.zeros(2))
-    monkeypatch.setattr(terminator, "regret_bound", lambda *args, **kwargs: fixed)
-    assert not AutoTermCriterion(rule="paper", threshold=0.25).evaluate(h, SPACE_2D).should_stop
-    assert AutoTermCriterion(rule="paper", threshold=0.2500001).evaluate(h, SPACE_2D).should_stop
+    stub = StaticImprovementEvaluator(0.25)
+    assert not AutoTermCriterion(improvement_evaluator=stub, threshold=0.25).evaluate(
+        h, SPACE_2D).should_stop
+    assert AutoTermCriterion(improvement_evaluator=stub, threshold=0.2500001).evaluate(
+        h, SPACE_2D).should_stop
 
 
 class _FailingFitter(GPFitter):

@@ -8,12 +8,13 @@ import warnings
 import numpy as np
 import pytest
 
-from ray_autoterm.criterion.cv_error import (
-    CrossValidationError,
-    FixedThreshold,
-    cv_statistical_error,
+from ray_autoterm.criterion.cv_error import cv_statistical_error
+from ray_autoterm.criterion.error_evaluators import (
+    CrossValidationErrorEvaluator,
+    StaticErrorEvaluator,
 )
 from ray_autoterm.errors import InvalidArgumentError
+from ray_autoterm.history import TrialRecord
 
 
 @pytest.mark.parametrize(
@@ -37,8 +38,10 @@ def test_cv_statistical_error_by_hand(
     folds: list[float], ratio: float | None, expected: float
 ) -> None:
     assert cv_statistical_error(folds, ratio) == pytest.approx(expected, rel=1e-12, abs=1e-15)
-    assert CrossValidationError(ratio).evaluate(folds) == pytest.approx(expected, rel=1e-12,
-                                                                        abs=1e-15)
+    # The evaluator takes the incumbent's folds (the best mean; here with a worse rival).
+    records = [TrialRecord("rival", {}, [f + 10.0 for f in folds]), TrialRecord("inc", {}, folds)]
+    got = CrossValidationErrorEvaluator(ratio).evaluate(records, "min")
+    assert got == pytest.approx(expected, rel=1e-12, abs=1e-15)
 
 
 def test_error_is_sign_and_shift_free() -> None:
@@ -94,13 +97,23 @@ def test_bad_val_train_ratio_raises(ratio: object) -> None:
     with pytest.raises(ValueError, match=match):
         cv_statistical_error([0.1, 0.2], ratio)  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="`val_train_ratio`"):
-        CrossValidationError(ratio)  # type: ignore[arg-type]
+        CrossValidationErrorEvaluator(ratio)  # type: ignore[arg-type]
 
 
 @pytest.mark.parametrize("threshold", [0, -0.01, float("nan"), float("inf"), None])
 def test_fixed_threshold(threshold: object) -> None:
-    assert FixedThreshold(0.02).evaluate([]) == 0.02
-    assert FixedThreshold(0.02).source == "threshold" and CrossValidationError().source == "cv"
+    fixed = StaticErrorEvaluator(0.02)
+    assert fixed.evaluate([], "min") == 0.02 and fixed.evaluate([], "max") == 0.02
+    assert (fixed.source, fixed.min_folds) == ("threshold", 1)
+    assert (CrossValidationErrorEvaluator().source, CrossValidationErrorEvaluator().min_folds) == (
+        "cv", 2)
     with pytest.raises(ValueError,
                        match=rf"`threshold` argument must be .*got {threshold!r} instead"):
-        FixedThreshold(threshold)  # type: ignore[arg-type]
+        StaticErrorEvaluator(threshold)  # type: ignore[arg-type]
+
+
+def test_former_names_still_resolve() -> None:
+    from ray_autoterm.criterion import cv_error
+
+    assert cv_error.CrossValidationError is CrossValidationErrorEvaluator
+    assert cv_error.FixedThreshold is StaticErrorEvaluator

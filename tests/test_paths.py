@@ -55,7 +55,8 @@ def synchronous_first_stop(stopper: AutoTermStopper) -> int | None:
     """The synchronous rule replayed on the same trials in completion order: the number of
     usable trials at its first stop (``None``: it would not have stopped)."""
     c = stopper.criterion
-    criterion = AutoTermCriterion(mode=c.mode, min_trials=c.min_trials, seed=c.seed)
+    criterion = AutoTermCriterion(mode=c.mode, min_trials=c.min_trials,
+                                  seed=c.improvement_evaluator.seed)
     history, space = History(), stopper._search_space()
     for rec in stopper.history.completed():
         history.add(rec.trial_id, rec.config, rec.fold_scores, rec.val_train_ratio)

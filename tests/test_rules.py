@@ -10,7 +10,17 @@ import pytest
 import torch
 from scipy.stats import norm
 
-from ray_autoterm.criterion import AutoTermCriterion
+from ray_autoterm.criterion import (
+    AutoTermCriterion,
+    BoundBelowError,
+    CrossValidationErrorEvaluator,
+    EMSRGapEvaluator,
+    GapBelowThreshold,
+    PooledErrorEvaluator,
+    ProbabilisticRegretEvaluator,
+    RegretBoundEvaluator,
+    RegretProbablyBelowError,
+)
 from ray_autoterm.criterion.rules import (
     RULES,
     consecutive_count,
@@ -216,12 +226,22 @@ def test_every_rule_records_its_name_error_and_reason() -> None:
 
 def test_the_default_rule_is_the_papers() -> None:
     crit = AutoTermCriterion()
-    assert (crit.rule, crit.test, crit.error, crit.noise, crit.consecutive) == (
-        "paper", "bound", "cv", "learned", 1)
+    assert crit.rule == "paper" and crit.consecutive == 1
+    assert isinstance(crit.improvement_evaluator, RegretBoundEvaluator)
+    assert crit.improvement_evaluator.noise == "learned"
+    assert isinstance(crit.error_evaluator, CrossValidationErrorEvaluator)
+    assert isinstance(crit.stopping_test, BoundBelowError)
     prb3 = AutoTermCriterion(rule="prb-3")
-    assert (prb3.test, prb3.error, prb3.consecutive, prb3.prb_delta) == ("prb", "cv", 3, 0.05)
-    assert AutoTermCriterion(rule="prb").prb_delta == 0.05  # Wilson's
-    assert AutoTermCriterion(rule="prb", prb_delta=0.3).prb_delta == 0.3
+    assert isinstance(prb3.improvement_evaluator, ProbabilisticRegretEvaluator)
+    assert isinstance(prb3.stopping_test, RegretProbablyBelowError)
+    assert isinstance(prb3.error_evaluator, CrossValidationErrorEvaluator)
+    assert prb3.consecutive == 3 and prb3.improvement_evaluator.delta == 0.05
+    assert AutoTermCriterion(rule="prb").improvement_evaluator.delta == 0.05  # Wilson's
+    assert AutoTermCriterion(rule="prb", prb_delta=0.3).improvement_evaluator.delta == 0.3
+    gap = AutoTermCriterion(rule="emsr-gap", noise="cv")
+    assert isinstance(gap.improvement_evaluator, EMSRGapEvaluator)
+    assert gap.improvement_evaluator.noise == "cv"
+    assert isinstance(gap.stopping_test, GapBelowThreshold)
 
 
 def test_prb_with_pooled_error_and_three_in_a_row() -> None:
@@ -348,7 +368,9 @@ def test_the_stopper_passes_rule_through() -> None:
     from ray_autoterm.tune.stopper import AutoTermStopper
 
     stopper = AutoTermStopper(param_space={"a": tune.uniform(0, 1)}, rule="pooled", pool=3)
-    assert stopper.criterion.rule == "pooled" and stopper.criterion.pool == 3
+    assert stopper.criterion.rule == "pooled"
+    assert isinstance(stopper.criterion.error_evaluator, PooledErrorEvaluator)
+    assert stopper.criterion.error_evaluator.pool == 3
     with pytest.raises(ValueError, match="`rule` argument"):
         AutoTermStopper(param_space={"a": tune.uniform(0, 1)}, rule="nope")
 

@@ -1,16 +1,19 @@
-"""The statistical error of a cross-validation estimate (Eq. 9) and the error evaluators."""
+"""The statistical error of a cross-validation estimate (Eq. 9). Numpy only."""
 
 from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
 from ray_autoterm.errors import InvalidArgumentError, invalid
 
 
-def validate_fold_losses(fold_losses: Sequence[float], name: str = "fold_losses") -> np.ndarray:
+def validate_fold_losses(
+    fold_losses: Sequence[float] | np.ndarray, name: str = "fold_losses"
+) -> np.ndarray:
     """Return the fold values as a float array, or raise naming the argument and the value."""
     if isinstance(fold_losses, (str, bytes)) or not hasattr(fold_losses, "__len__"):
         raise invalid(name, fold_losses, "a sequence of at least 2 finite numbers (one per fold)")
@@ -27,7 +30,7 @@ def validate_fold_losses(fold_losses: Sequence[float], name: str = "fold_losses"
 
 
 def cv_statistical_error(
-    fold_losses: Sequence[float], val_train_ratio: float | None = None
+    fold_losses: Sequence[float] | np.ndarray, val_train_ratio: float | None = None
 ) -> float:
     """Statistical error of the mean of ``k`` cross-validation fold losses (Eq. 9).
 
@@ -68,57 +71,24 @@ def cv_statistical_error(
     return math.sqrt((1.0 / k + ratio) * s2)
 
 
-class ErrorEvaluator:
-    """Gives the statistical error ``ε`` the regret bound is compared with (Optuna's design)."""
-
-    source = "cv"
-
-    def evaluate(self, incumbent_fold_losses: Sequence[float]) -> float:
-        """``ε`` for the incumbent's fold losses."""
-        raise NotImplementedError
+_MOVED = {
+    "ErrorEvaluator": "BaseErrorEvaluator",
+    "CrossValidationError": "CrossValidationErrorEvaluator",
+    "FixedThreshold": "StaticErrorEvaluator",
+}
+"""Former names of the error evaluators, now in :mod:`ray_autoterm.criterion.error_evaluators`."""
 
 
-class CrossValidationError(ErrorEvaluator):
-    """``ε`` from the incumbent's fold losses by Eq. 9 (see :func:`cv_statistical_error`).
+def __getattr__(name: str) -> Any:
+    if name in _MOVED:
+        import ray_autoterm.criterion.error_evaluators as error_evaluators
 
-    Example:
-        >>> CrossValidationError().evaluate([1.0, 2.0]) > 0
-        True
-    """
-
-    def __init__(self, val_train_ratio: float | None = None) -> None:
-        if val_train_ratio is not None:
-            cv_statistical_error([0.0, 1.0], val_train_ratio)  # validates the ratio
-        self.val_train_ratio = val_train_ratio
-
-    def evaluate(self, incumbent_fold_losses: Sequence[float]) -> float:
-        return cv_statistical_error(incumbent_fold_losses, self.val_train_ratio)
-
-
-class FixedThreshold(ErrorEvaluator):
-    """A fixed ``ε`` given by the user, for objectives without cross-validation.
-
-    Example:
-        >>> FixedThreshold(0.01).evaluate([])
-        0.01
-    """
-
-    source = "threshold"
-
-    def __init__(self, threshold: float) -> None:
-        ok = isinstance(threshold, (int, float)) and not isinstance(threshold, bool)
-        if not ok or not math.isfinite(threshold) or threshold <= 0:
-            raise invalid("threshold", threshold, "a finite number > 0 (in the metric's units)")
-        self.threshold = float(threshold)
-
-    def evaluate(self, incumbent_fold_losses: Sequence[float]) -> float:
-        return self.threshold
+        return getattr(error_evaluators, _MOVED[name])
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 __all__ = [
-    "CrossValidationError",
-    "ErrorEvaluator",
-    "FixedThreshold",
     "InvalidArgumentError",
     "cv_statistical_error",
+    "validate_fold_losses",
 ]

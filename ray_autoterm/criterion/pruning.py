@@ -168,19 +168,22 @@ class FoldPruner:
                 False, f"{len(records)} of {self.min_trials} completed trials: too early"
             )
         inc = self.incumbent(records)
-        base = {"incumbent_trial_id": inc.trial_id}
-        if trial_id is not None and trial_id == inc.trial_id:
-            return PruneDecision(False, "the trial is the incumbent", **base)
+        inc_id = inc.trial_id
+        if trial_id is not None and trial_id == inc_id:
+            return PruneDecision(False, "the trial is the incumbent", incumbent_trial_id=inc_id)
         k = len(inc.fold_scores)
         idx = sorted(i for i in folds if 0 <= i < k)
         j = len(idx)
         if j < self.min_folds:
-            return PruneDecision(False, f"{j} of {self.min_folds} folds measured", j, **base)
+            return PruneDecision(False, f"{j} of {self.min_folds} folds measured", j,
+                                 incumbent_trial_id=inc_id)
         if j >= k:
-            return PruneDecision(False, "all folds are in; nothing left to save", j, **base)
+            return PruneDecision(False, "all folds are in; nothing left to save", j,
+                                 incumbent_trial_id=inc_id)
         values = np.array([folds[i] for i in idx], dtype=np.float64)
         if not np.all(np.isfinite(values)):
-            return PruneDecision(True, "a fold value is not finite", j, **base)
+            return PruneDecision(True, "a fold value is not finite", j,
+                                 incumbent_trial_id=inc_id)
         sign = 1.0 if self.mode == "min" else -1.0
         d = sign * (values - np.asarray(inc.fold_scores, dtype=np.float64)[idx])
         mean = float(d.mean())
@@ -188,20 +191,20 @@ class FoldPruner:
         nu = float(k - 1) if self.prior_dof is None else self.prior_dof
         if j >= 2 and (nu == 0 or pooled is None):
             var, source = float(d.var(ddof=1)), "own"
-        elif j >= 2:
+        elif j >= 2 and pooled is not None:
             var = ((j - 1) * float(d.var(ddof=1)) + nu * pooled) / (j - 1 + nu)
             source = "own+pooled"
         elif pooled is not None:
             var, source = pooled, "pooled"
         else:
             return PruneDecision(False, "no past differences to pool an error from", j,
-                                 mean, **base)
+                                 mean, incumbent_trial_id=inc_id)
         se = math.sqrt(var / j)
         prune = mean > self.z * se
         verdict = "above" if prune else "not above"
         reason = (f"fold-paired difference to the incumbent {mean:.4g} is {verdict} "
                   f"{self.z:.3g} x se {se:.4g} ({source}, {j} folds)")
-        return PruneDecision(prune, reason, j, mean, se, source, **base)
+        return PruneDecision(prune, reason, j, mean, se, source, inc_id)
 
     def pool(self, records: Sequence[TrialRecord], incumbent: TrialRecord) -> list[TrialRecord]:
         """The records whose differences are pooled: the best ``pool_fraction`` (at least 2,

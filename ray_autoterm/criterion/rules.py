@@ -1,42 +1,73 @@
-"""Stopping rules beyond the paper's: other statistical errors and published successors.
+"""The named stopping rules: presets of an improvement evaluator, an error evaluator and a test.
 
-Each function is one formula, stated in its docstring; :class:`~ray_autoterm.criterion.
-AutoTermCriterion` combines them by ``rule=`` (see :data:`RULES`). All losses are for
-minimisation; fold values enter only through differences and spreads, so their sign does not
-matter for the errors.
-
-Errors (what the regret bound is compared with):
+:func:`preset` builds the three parts of a rule in :data:`RULES` (``AutoTermCriterion(rule=...)``
+calls it). Errors (what the improvement is compared with,
+:mod:`~ray_autoterm.criterion.error_evaluators`):
 
 * ``"cv"``: the incumbent's own Eq. 9 error (the paper's);
 * ``"paired"``: the error of telling the incumbent apart from its closest rivals, from the
   fold-wise differences (:func:`paired_error`);
 * ``"pooled"``: Eq. 9 pooled over the best few configurations (:func:`pooled_error`).
 
-Tests (what decides):
+Tests (what decides, with its improvement evaluator):
 
-* ``"bound"``: Eq. 10, ``r̄_t < ε`` (the paper's);
+* ``"bound"``: Eq. 10, ``r̄_t < ε`` (the paper's; :class:`~ray_autoterm.criterion.bound.
+  RegretBoundEvaluator`, :class:`~ray_autoterm.criterion.stopping_tests.BoundBelowError`);
 * ``"prb"``: Wilson (2024), stop when ``P(f(γ*_t) − min f <= ε) >= 1 − δ`` under the GP posterior
-  (:func:`regret_samples`, :func:`regret_probability`); ``"prb-3"`` requires it at 3 consecutive
-  decisions (the candidate default of ``benchmarks/results/precise/study-rules.md``);
+  (:mod:`~ray_autoterm.criterion.prb`); ``"prb-3"`` requires it at 3 consecutive decisions;
 * ``"emsr-gap"``: Ishibashi et al. (AISTATS 2023), stop when the bound on the change of the
   expected minimum simple regret between consecutive steps falls below its own threshold
-  (:func:`emsr_gap`, :func:`emsr_gap_threshold`).
+  (:mod:`~ray_autoterm.criterion.emsr`).
+
+The formulas of the successors are re-exported here from their modules.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import math
-from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, NamedTuple
 
-import numpy as np
-import torch
-
-from ray_autoterm.criterion.cv_error import cv_statistical_error, validate_fold_losses
+from ray_autoterm._validation import (
+    check_open_unit,
+    check_positive_float,
+    check_positive_int,
+)
+from ray_autoterm.criterion.bound import RegretBoundEvaluator, check_fit_subset, check_seed
+from ray_autoterm.criterion.cv_error import cv_statistical_error
+from ray_autoterm.criterion.emsr import (
+    EMSRGapEvaluator,
+    emsr_gap,
+    emsr_gap_threshold,
+    expected_improvement_gap,
+    kl_one_observation,
+)
+from ray_autoterm.criterion.error_evaluators import (
+    BaseErrorEvaluator,
+    CrossValidationErrorEvaluator,
+    PairedErrorEvaluator,
+    PooledErrorEvaluator,
+    StaticErrorEvaluator,
+    paired_error,
+    pooled_error,
+)
+from ray_autoterm.criterion.improvement import NOISES, BaseImprovementEvaluator
+from ray_autoterm.criterion.prb import (
+    ProbabilisticRegretEvaluator,
+    regret_probability,
+    regret_quantile,
+    regret_samples,
+)
+from ray_autoterm.criterion.stopping_tests import (
+    BaseStoppingTest,
+    BoundBelowError,
+    GapBelowThreshold,
+    RegretProbablyBelowError,
+    consecutive_count,
+)
 from ray_autoterm.errors import invalid
 
-DTYPE = torch.float64
+if TYPE_CHECKING:
+    from ray_autoterm.gp import GPFitter
 
 
 @dataclasses.dataclass(frozen=True)
@@ -79,243 +110,157 @@ RULES: dict[str, Rule] = {
 }
 """The rules ``AutoTermCriterion(rule=...)`` accepts, by name."""
 
+DEFAULT_RULE = "paper"
+"""The rule ``AutoTermCriterion`` uses unless told otherwise."""
+
 TESTS = ("bound", "prb", "emsr-gap")
 ERRORS = ("cv", "paired", "pooled")
-NOISES = ("learned", "cv")
 
 
-# ----------------------------------------------------------------------------- errors
-def paired_error(
-    incumbent_folds: Sequence[float],
-    rival_folds: Sequence[Sequence[float]],
+class RuleParts(NamedTuple):
+    """The parts of a stopping rule, as :func:`preset` builds them."""
+
+    improvement_evaluator: BaseImprovementEvaluator
+    error_evaluator: BaseErrorEvaluator
+    stopping_test: BaseStoppingTest
+    consecutive: int
+
+
+def preset(
+    rule: str = DEFAULT_RULE,
+    *,
+    delta: float = 0.1,
+    beta_scale: float = 0.2,
+    min_fit: int = 20,
+    fit_fraction: float = 0.5,
     val_train_ratio: float | None = None,
-    combine: str = "median",
-) -> float:
-    """Statistical error of the difference between the incumbent and its closest rivals.
-
-    All trials are scored on the same ``k`` folds, so the noise that decides whether two
-    configurations can be told apart is the spread of their fold-wise differences, not the
-    incumbent's own spread. For each rival ``j`` with fold values ``z_1..z_k`` (same ``k``)::
-
-        d_i   = y_i − z_i                          (incumbent minus rival, fold i)
-        s_j²  = (1/k) · Σ_i (d_i − d̄)²             (divides by k, as Eq. 9)
-        ε_j   = sqrt((1/k + n_val/n_train) · s_j²)  (Nadeau & Bengio's correction)
-        ε     = median_j ε_j   (or min_j / mean_j with ``combine``)
-
-    Rivals with another number of folds are left out; with no rival left, ``ε`` is the
-    incumbent's own Eq. 9 error.
-
-    Args:
-        incumbent_folds: The incumbent's ``k >= 2`` fold losses.
-        rival_folds: Fold losses of the rivals (e.g. the next best configurations by mean).
-        val_train_ratio: ``n_val/n_train``; ``None`` is plain k-fold (``1/(k−1)``).
-        combine: ``"median"``, ``"min"`` or ``"mean"`` over the rivals.
-
-    Example:
-        >>> round(paired_error([1.0, 2.0, 3.0], [[1.5, 2.0, 3.5]]), 6)
-        0.215166
-    """
-    if combine not in ("median", "min", "mean"):
-        raise invalid("combine", combine, '"median", "min" or "mean"')
-    inc = validate_fold_losses(incumbent_folds, "incumbent_folds")
-    errs = []
-    for folds in rival_folds:
-        z = validate_fold_losses(folds, "rival_folds")
-        if z.size == inc.size:
-            errs.append(cv_statistical_error(inc - z, val_train_ratio))
-    if not errs:
-        return cv_statistical_error(inc, val_train_ratio)
-    return float({"median": np.median, "min": np.min, "mean": np.mean}[combine](errs))
-
-
-def pooled_error(
-    top_folds: Sequence[Sequence[float]], val_train_ratio: float | None = None
-) -> float:
-    """Eq. 9 pooled over the best ``m`` configurations (the incumbent among them)::
-
-        ε = sqrt( (1/m) · Σ_j Var_j ),   Var_j = (1/k_j + n_val/n_train) · s_j²  (Eq. 9)
-
-    Args:
-        top_folds: Fold losses of each of the ``m >= 1`` configurations.
-        val_train_ratio: ``n_val/n_train``; ``None`` is plain k-fold (``1/(k_j−1)`` each).
-
-    Example:
-        >>> round(pooled_error([[1.0, 2.0], [1.0, 1.0]]), 6)
-        0.433013
-    """
-    if len(top_folds) == 0:
-        raise invalid("top_folds", top_folds, "fold losses of at least one configuration")
-    variances = [cv_statistical_error(f, val_train_ratio) ** 2 for f in top_folds]
-    return math.sqrt(float(np.mean(variances)))
-
-
-# ----------------------------------------------------------------------------- Wilson 2024
-def regret_samples(
-    model: Any,
-    x_incumbent: np.ndarray,
-    candidates: np.ndarray,
-    num_samples: int = 128,
+    threshold: float | None = None,
+    exact_bound: bool = False,
+    num_restarts: int = 8,
+    raw_samples: int = 256,
     seed: int = 0,
-) -> np.ndarray:
-    """Posterior samples of the incumbent's simple regret over a finite candidate set.
+    fitter: GPFitter | None = None,
+    error: str | None = None,
+    noise: str | None = None,
+    consecutive: int | None = None,
+    rivals: int = 5,
+    pool: int = 5,
+    prb_delta: float | None = None,
+    prb_samples: int = 128,
+    gap_delta: float = 0.1,
+) -> RuleParts:
+    """The improvement evaluator, error evaluator, test and ``consecutive`` of a named rule.
 
-    Draws ``S`` joint samples ``f^(s)`` of the latent function at the incumbent and the
-    candidates (BoTorch's posterior with a seeded ``SobolQMCNormalSampler``) and returns::
-
-        r^(s) = f^(s)(γ*) − min( f^(s)(γ*), min_{x ∈ C} f^(s)(x) )   (>= 0)
-
-    ``C`` is finite, so ``min_C f`` is above the minimum over the space and ``r`` is a lower
-    estimate of the regret (Wilson minimises each sample path instead; include the evaluated
-    points and the LCB's minimiser in ``C``).
+    Every knob is checked, whichever rule uses it. The knobs override the rule's choices.
 
     Args:
-        model: A fitted single-outcome BoTorch model of the losses.
-        x_incumbent: ``d``-vector, the incumbent (encoded).
-        candidates: ``m x d`` candidate points.
-        num_samples: ``S``.
-        seed: Seeds the sampler.
+        rule: A name in :data:`RULES`.
+        delta: ``δ`` of ``β_t`` (:class:`~ray_autoterm.criterion.bound.RegretBoundEvaluator`).
+        beta_scale: Multiplies ``β_t``'s Srinivas value (0.2 is the paper's division by 5).
+        min_fit: The bound's GP is fitted on at least this many of the best trials ...
+        fit_fraction: ... and on this fraction of them beyond that (0.5: the best half).
+        val_train_ratio: ``n_val/n_train`` for Eq. 9; ``None`` is plain k-fold (``1/(k-1)``).
+        threshold: A fixed ``ε`` instead of Eq. 9 (objectives without cross-validation; then
+            one value per trial suffices, the error is always the threshold and the GP noise
+            is learned).
+        exact_bound: Minimise the LCB at every decision (``RegretBoundEvaluator(exact=...)``).
+        num_restarts: Gradient restarts of the LCB minimisation.
+        raw_samples: Quasi-random points screened for those restarts (and candidates).
+        seed: Seeds the quasi-random points and the samplers.
+        fitter: A :class:`~ray_autoterm.gp.GPFitter` to share with a searcher.
+        error: Overrides the rule's error: ``"cv"`` (Eq. 9), ``"paired"`` or ``"pooled"``.
+        noise: Overrides the rule's GP noise: ``"learned"`` or ``"cv"`` (known, per trial).
+        consecutive: Overrides how many consecutive decisions the test must hold at.
+        rivals: ``"paired"``: the incumbent is compared with the next ``rivals`` best trials.
+        pool: ``"pooled"``: the error is pooled over the best ``pool`` trials.
+        prb_delta: ``"prb"``: stop once ``P(regret <= ε) >= 1 − prb_delta``; ``None`` is the
+            rule's own (0.05, Wilson's).
+        prb_samples: ``"prb"``: posterior samples (seeded quasi-random).
+        gap_delta: ``"emsr-gap"``: ``δ`` of the automatic threshold.
 
-    Returns:
-        ``S`` regret samples, in the metric's units.
-    """
-    from botorch.sampling import SobolQMCNormalSampler
-
-    pts = torch.as_tensor(np.vstack([np.atleast_2d(x_incumbent), np.atleast_2d(candidates)]),
-                          dtype=DTYPE)
-    with torch.no_grad():
-        posterior = model.posterior(pts)  # joint over the 1 + m points
-        sampler = SobolQMCNormalSampler(sample_shape=torch.Size([num_samples]), seed=seed)
-        f = sampler(posterior).squeeze(-1)  # S x (1 + m)
-    return (f[:, 0] - f.min(dim=-1).values).numpy()
-
-
-def regret_probability(samples: np.ndarray, epsilon: float) -> float:
-    """``P(r <= ε)`` estimated from regret samples: the share of samples with ``r^(s) <= ε``.
-
-    Wilson (2024)'s rule stops once this is ``>= 1 − δ``.
-
-    Example:
-        >>> regret_probability(np.array([0.0, 0.1, 0.2, 0.3]), 0.15)
-        0.5
-    """
-    samples = np.asarray(samples, dtype=np.float64)
-    return float(np.mean(samples <= epsilon))
-
-
-def regret_quantile(samples: np.ndarray, level: float) -> float:
-    """The smallest ``q`` with ``P̂(r <= q) >= level`` (empirical, no interpolation).
-
-    ``regret_probability(samples, ε) >= level`` holds exactly when ``q <= ε``.
+    Raises:
+        InvalidArgumentError: for any knob outside its allowed range, naming it.
 
     Example:
-        >>> regret_quantile(np.array([0.0, 0.1, 0.2, 0.3]), 0.75)
-        0.2
+        >>> parts = preset("prb-3")
+        >>> type(parts.improvement_evaluator).__name__, parts.consecutive
+        ('ProbabilisticRegretEvaluator', 3)
     """
-    s = np.sort(np.asarray(samples, dtype=np.float64))
-    i = max(0, math.ceil(level * s.size - 1e-12) - 1)
-    return float(s[min(i, s.size - 1)])
+    delta = check_open_unit("delta", delta)
+    check_positive_float("beta_scale", beta_scale)
+    check_fit_subset(min_fit, fit_fraction)
+    if threshold is not None and val_train_ratio is not None:
+        raise invalid(
+            "threshold", threshold,
+            "None when `val_train_ratio` is given (a fixed threshold replaces Eq. 9)",
+        )
+    if threshold is not None:
+        StaticErrorEvaluator(threshold)  # validates it
+    elif val_train_ratio is not None:
+        cv_statistical_error([0.0, 1.0], val_train_ratio)  # validates the ratio
+    if not isinstance(exact_bound, bool):
+        raise invalid("exact_bound", exact_bound, "True or False")
+    check_positive_int("num_restarts", num_restarts)
+    check_positive_int("raw_samples", raw_samples)
+    check_seed(seed)
+    if rule not in RULES:
+        raise invalid("rule", rule, "one of " + ", ".join(f'"{r}"' for r in RULES))
+    named = RULES[rule]
+    if error is not None and error not in ERRORS:
+        raise invalid("error", error, "None or one of " + ", ".join(f'"{e}"' for e in ERRORS))
+    if error not in (None, "cv") and threshold is not None:
+        raise invalid("error", error, "None or \"cv\" when a fixed `threshold` is given")
+    if noise is not None and noise not in NOISES:
+        raise invalid("noise", noise, "None or one of " + ", ".join(f'"{v}"' for v in NOISES))
+    consecutive = named.consecutive if consecutive is None else check_positive_int(
+        "consecutive", consecutive)
+    check_positive_int("rivals", rivals)
+    check_positive_int("pool", pool)
+    prb_delta = named.prb_delta if prb_delta is None else check_open_unit("prb_delta", prb_delta)
+    check_positive_int("prb_samples", prb_samples, minimum=8)
+    check_open_unit("gap_delta", gap_delta)
 
-
-# ----------------------------------------------------------------------------- Ishibashi 2023
-def kl_one_observation(mean: float, var: float, y: float, noise_var: float) -> float:
-    """KL divergence from the GP posterior before one observation to the one after it.
-
-    Adding ``y`` at ``x`` (prior predictive ``f(x) ~ N(m, s²)``, noise ``σ²``) changes the
-    posterior only along ``f(x)``, so the KL of the whole posteriors is the one-dimensional::
-
-        KL = ½ [ log(1 + s²/σ²) − s²/(s² + σ²) + s²·(y − m)²/(s² + σ²)² ]
-
-    Example:
-        >>> round(kl_one_observation(0.0, 1.0, 0.0, 1.0), 6)
-        0.096574
-    """
-    s2, n2 = max(float(var), 0.0), max(float(noise_var), 1e-300)
-    return 0.5 * (math.log1p(s2 / n2) - s2 / (s2 + n2) + s2 * (y - mean) ** 2 / (s2 + n2) ** 2)
-
-
-def expected_improvement_gap(g: float, var_diff: float) -> float:
-    """``E[max(0, Z)]`` for ``Z ~ N(g, v)``: ``sqrt(v)·φ(g/sqrt(v)) + g·Φ(g/sqrt(v))``.
-
-    In the gap rule, ``Z = f(γ*_t) − f(γ*_{t−1})`` under the newer posterior (0 when the
-    incumbent did not change); ``v <= 0`` gives ``max(0, g)``.
-
-    Example:
-        >>> round(expected_improvement_gap(0.0, 1.0), 6)
-        0.398942
-    """
-    if var_diff <= 0:
-        return max(0.0, g)
-    sd = math.sqrt(var_diff)
-    u = g / sd
-    pdf = math.exp(-0.5 * u * u) / math.sqrt(2 * math.pi)
-    cdf = 0.5 * math.erfc(-u / math.sqrt(2))
-    return sd * pdf + g * cdf
-
-
-def emsr_gap(delta_mean: float, ei_gap: float, kappa: float, kl: float) -> float:
-    """Ishibashi et al.'s upper bound on the gap of expected minimum simple regrets::
-
-        Δ_t = |μ_{t−1}(γ*_{t−1}) − μ_t(γ*_t)| + E[max(0, f(γ*_t) − f(γ*_{t−1}))]
-              + κ_{t−1} · sqrt(KL(p_t ‖ p_{t−1}) / 2)
-
-    with ``κ_{t−1}`` the regret bound of Eq. 8 under the previous posterior (Srinivas's β,
-    not divided by 5) and KL from :func:`kl_one_observation`.
-
-    Example:
-        >>> round(emsr_gap(0.1, 0.0, 2.0, 0.08), 6)
-        0.5
-    """
-    return abs(delta_mean) + ei_gap + kappa * math.sqrt(max(kl, 0.0) / 2.0)
-
-
-def emsr_gap_threshold(
-    var_incumbent: float, var_new: float, noise_var: float, kappa: float, delta: float = 0.1
-) -> float:
-    """The gap rule's automatic threshold (Ishibashi et al. 2023)::
-
-        c = sqrt(−2·log δ)
-        θ_t = c · σ · sqrt(s_new²) · (sqrt(s_inc²) + κ_{t−1}/2) / (s_new² + σ²)
-
-    with ``s_inc²``, ``s_new²`` the previous posterior's variances at the new incumbent and at
-    the newly evaluated point, and ``σ²`` the noise variance. Stop once ``Δ_t <= θ_t``.
-
-    Example:
-        >>> round(emsr_gap_threshold(1.0, 1.0, 1.0, 2.0, delta=math.exp(-0.5)), 6)
-        1.0
-    """
-    c = math.sqrt(-2.0 * math.log(delta))
-    s_inc, s_new = math.sqrt(max(var_incumbent, 0.0)), math.sqrt(max(var_new, 0.0))
-    sigma = math.sqrt(max(noise_var, 0.0))
-    return c * sigma * s_new * (s_inc + kappa / 2.0) / (s_new**2 + sigma**2)
-
-
-def consecutive_count(history: dict[int, bool], n: int, holds: bool) -> int:
-    """Record ``holds`` for the decision at ``n`` trials; return the current run of holds.
-
-    ``history`` maps a decision's trial count to whether the test held (a decision repeated
-    at the same ``n`` replaces the earlier one). The run counts the decisions at the largest
-    trial counts, back from ``n``, that all held.
-
-    Example:
-        >>> h = {}
-        >>> [consecutive_count(h, n, ok) for n, ok in [(20, True), (21, True), (22, False)]]
-        [1, 2, 0]
-    """
-    history[n] = holds
-    run = 0
-    for m in sorted((m for m in history if m <= n), reverse=True):
-        if not history[m]:
-            break
-        run += 1
-    return run
+    error = error if error is not None else named.error
+    noise = noise if noise is not None else named.noise
+    errors: BaseErrorEvaluator
+    if threshold is not None:  # no folds to take an error or a noise from
+        errors, noise = StaticErrorEvaluator(threshold), "learned"
+    elif error == "paired":
+        errors = PairedErrorEvaluator(rivals, val_train_ratio)
+    elif error == "pooled":
+        errors = PooledErrorEvaluator(pool, val_train_ratio)
+    else:
+        errors = CrossValidationErrorEvaluator(val_train_ratio)
+    improvement: BaseImprovementEvaluator
+    test: BaseStoppingTest
+    if named.test == "prb":
+        improvement = ProbabilisticRegretEvaluator(
+            delta=prb_delta, num_samples=prb_samples, min_fit=min_fit, fit_fraction=fit_fraction,
+            raw_samples=raw_samples, seed=seed, noise=noise, val_train_ratio=val_train_ratio,
+            fitter=fitter)
+        test = RegretProbablyBelowError()
+    elif named.test == "emsr-gap":
+        improvement = EMSRGapEvaluator(
+            delta=delta, gap_delta=gap_delta, raw_samples=raw_samples, seed=seed, noise=noise,
+            val_train_ratio=val_train_ratio, fitter=fitter)
+        test = GapBelowThreshold()
+    else:
+        improvement = RegretBoundEvaluator(
+            delta=delta, beta_scale=beta_scale, min_fit=min_fit, fit_fraction=fit_fraction,
+            exact=exact_bound, num_restarts=num_restarts, raw_samples=raw_samples, seed=seed,
+            noise=noise, val_train_ratio=val_train_ratio, fitter=fitter)
+        test = BoundBelowError()
+    return RuleParts(improvement, errors, test, consecutive)
 
 
 __all__ = [
+    "DEFAULT_RULE",
     "ERRORS",
     "NOISES",
     "RULES",
     "TESTS",
     "Rule",
+    "RuleParts",
     "consecutive_count",
     "emsr_gap",
     "emsr_gap_threshold",
@@ -323,6 +268,7 @@ __all__ = [
     "kl_one_observation",
     "paired_error",
     "pooled_error",
+    "preset",
     "regret_probability",
     "regret_quantile",
     "regret_samples",
