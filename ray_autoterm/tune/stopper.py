@@ -529,10 +529,13 @@ _RESULTS = "the trials' results (`cv_mode`, from report_cv_scores(..., mode=...)
 
 
 def _criterion_keywords() -> set[str]:
-    """Keywords ``AutoTermStopper`` passes on to ``AutoTermCriterion``."""
+    """Keywords ``AutoTermStopper`` passes on to ``AutoTermCriterion`` (its arguments and
+    its rules' knobs)."""
+    from ray_autoterm.criterion.terminator import _KNOBS
+
     params = inspect.signature(AutoTermCriterion).parameters
-    return {n for n, p in params.items() if p.kind is inspect.Parameter.KEYWORD_ONLY} - {
-        "mode", "fitter"}
+    named = {n for n, p in params.items() if p.kind is inspect.Parameter.KEYWORD_ONLY}
+    return (named | set(_KNOBS)) - {"mode", "fitter"}
 
 
 def _stopper_keywords() -> set[str]:
