@@ -155,8 +155,26 @@ def test_trials_cut_short_by_a_stopper_get_one_clear_warning_and_end_the_run(
     assert len([t for t in analysis.trials if t.last_result]) < 20
 
 
-def test_asha_over_streamed_folds_says_why_it_cannot_stop(ray_local, tmp_path, autoterm_log):
+def test_asha_over_streamed_folds_fires_with_cut_trials_imputed(ray_local, tmp_path):
+    """ASHA cuts most trials after 2 or 4 of their 5 folds; their missing folds are imputed
+    from the incumbent's (as fold pruning does), so the zero-argument stopper fires before all
+    60 trials have started."""
     stopper = AutoTermStopper(param_space=obj.SPACE, let_running_finish=True)
+    sched = ASHAScheduler(metric="cv_mean", mode="min", time_attr="training_iteration",
+                          max_t=5, grace_period=2, reduction_factor=2)
+    analysis = run(obj.quadratic_streaming_slow, stopper, tmp_path, "asha-impute",
+                   scheduler=sched, num_samples=60)
+    started = [t for t in analysis.trials if t.last_result]
+    assert stopper.fired is not None, stopper.decisions[-1].summary()
+    assert len(started) < 60, f"fired only after all {len(started)} trials started"
+    assert stopper.fired.num_pruned > 0, "ASHA cut trials counted, imputed"
+
+
+def test_asha_over_streamed_folds_says_why_when_cut_trials_are_left_out(
+    ray_local, tmp_path, autoterm_log
+):
+    stopper = AutoTermStopper(param_space=obj.SPACE, let_running_finish=True,
+                              cut_trials="leave_out")
     sched = ASHAScheduler(metric="fold_loss", mode="min", time_attr="training_iteration",
                           max_t=5, grace_period=1, reduction_factor=3)
     run(obj.quadratic_streaming, stopper, tmp_path, "asha", scheduler=sched, num_samples=40)

@@ -46,6 +46,15 @@ def quadratic_streaming(config: dict) -> None:
         report_fold(i, loss, num_folds=5, mode="min")
 
 
+def quadratic_streaming_slow(config: dict) -> None:
+    """Streamed folds of 0.02 s each (ASHA over folds)."""
+    import time
+
+    for i, loss in enumerate(folds_for(config)):
+        time.sleep(0.02)
+        report_fold(i, loss, num_folds=5, mode="min")
+
+
 def quadratic_flaky(config: dict) -> None:
     """Raises for a band of configs, reports NaN for another band, else like ``quadratic``."""
     if 0.50 < config["a"] < 0.58:

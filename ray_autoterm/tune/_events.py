@@ -16,6 +16,7 @@ from types import FrameType
 from typing import TYPE_CHECKING, Any
 
 from ray_autoterm.criterion.decision import Decision
+from ray_autoterm.criterion.pruning import impute_folds, reference_records
 from ray_autoterm.tune import _tune_internals as internals
 from ray_autoterm.tune._keys import CV_MEAN_KEY
 from ray_autoterm.tune.callback import AutoTermCallback
@@ -26,7 +27,6 @@ if TYPE_CHECKING:
     from ray_autoterm.tune.stopper import AutoTermStopper
 
 logger = logging.getLogger("ray_autoterm")
-
 
 
 def bind(stopper: AutoTermStopper, caller: FrameType | None) -> None:
@@ -66,6 +66,7 @@ def bind(stopper: AutoTermStopper, caller: FrameType | None) -> None:
         elif mode in ("min", "max") and metric is None and "FoldPruningScheduler" in where:
             stopper._claim_mode(f"{where} (mode={mode!r})", mode)
 
+
 def on_trial_start(stopper: AutoTermStopper, trial_id: str, storage: Any) -> None:
     stopper._has_callback = True
     if stopper.log_dir is None and storage is not None:
@@ -75,7 +76,9 @@ def on_trial_start(stopper: AutoTermStopper, trial_id: str, storage: Any) -> Non
         if trial_id not in stopper._ended:  # running from its start, not its first result
             stopper._active.add(trial_id)
 
-def on_callback_result(stopper: AutoTermStopper, trial_id: str, result: dict[str, Any], storage: Any
+
+def on_callback_result(
+    stopper: AutoTermStopper, trial_id: str, result: dict[str, Any], storage: Any
 ) -> None:
     stopper._has_callback = True
     if stopper.log_dir is None and storage is not None:
@@ -92,8 +95,8 @@ def on_callback_result(stopper: AutoTermStopper, trial_id: str, result: dict[str
     if stopper.report_progress:
         result.update(stopper._progress())
 
-def on_trial_end(stopper: AutoTermStopper, trial_id: str, error: bool, message: str = ""
-) -> None:
+
+def on_trial_end(stopper: AutoTermStopper, trial_id: str, error: bool, message: str = "") -> None:
     """A trial ended (final result, scheduler or stopper, error): no longer running.
 
     A trial that raised ``UnsupportedContextError`` (a reporting helper called where its
@@ -112,14 +115,19 @@ def on_trial_end(stopper: AutoTermStopper, trial_id: str, error: bool, message: 
         cut = stopper._state.ended_partial(trial_id)
         rec = stopper._state.record(trial_id)
         usable = rec is not None and stopper.criterion.usable(rec)
-    if cut is not None:
+    if cut is not None and stopper.cut_trials == "impute" and impute_cut(stopper, trial_id):
+        pass  # counted like a pruned trial (see impute_cut)
+    elif cut is not None:
         stopper._state._problem(
             trial_id, f"ended with {cut[0]} of {cut[1]} folds",
             f"Trial {trial_id} ended with {cut[0]} of {cut[1]} folds: a scheduler or a "
             "stopper (ASHA, MaximumIterationStopper, ...) ended it before its last fold, or "
-            "the trainable returned early. The "
-            "stopper needs complete folds, so it leaves such trials out (see the README, "
-            "'Schedulers'). (Said once; later trials like it are counted, not logged.)",
+            "the trainable returned early, and "
+            + ("cut_trials=\"leave_out\" leaves such trials out" if stopper.cut_trials
+               == "leave_out" else "no complete trial with as many folds exists yet to "
+               "impute its missing folds from, so it is left out")
+            + " (see the docs, 'Schedulers'). (Said once; later trials like it are counted, "
+            "not logged.)",
             kind="ended-partial",
         )
     elif error and not usable:
@@ -130,6 +138,36 @@ def on_trial_end(stopper: AutoTermStopper, trial_id: str, error: bool, message: 
         give_up(stopper, f"trial {trial_id} raised {text.splitlines()[0]}")
         return
     check_give_up(stopper)
+
+
+def impute_cut(stopper: AutoTermStopper, trial_id: str) -> bool:
+    """A trial a scheduler cut after some of its folds (ASHA, HyperBand, MedianStoppingRule, a
+    stopper) becomes a complete observation, as ``FoldPruningScheduler`` does with the trials it
+    prunes: each missing fold is the incumbent's same fold shifted by the trial's mean measured
+    difference to it (:func:`~ray_autoterm.criterion.pruning.impute_folds`), so its value is the
+    paired estimate of its CV mean. It then counts in ``t`` and ``min_trials`` and a decision
+    follows; returns ``False`` when no complete trial with as many folds exists yet."""
+    state = stopper._state
+    with state.lock:
+        folds = dict(state.partial.get(trial_id, {}))
+        rec = state.history[trial_id] if trial_id in state.history else None  # noqa: SIM401
+        k = state.expected_folds.get(trial_id)
+    refs = [r for r in reference_records(state.completed()) if len(r.fold_scores) == k]
+    if rec is None or not folds or not refs or any(not 0 <= i < (k or 0) for i in folds):
+        return False
+    sign = 1.0 if stopper.mode == "min" else -1.0
+    incumbent = min(refs, key=lambda r: sign * r.value)
+    before = state.num_completed
+    state.mark_pruned(trial_id, rec.config, impute_folds(folds, incumbent), sorted(folds),
+                      complete=True)
+    count = state.num_completed
+    if count > before and state.fired is None:
+        if stopper.background:
+            stopper._worker.request(count)
+        else:
+            stopper._decide(count)
+    return True
+
 
 def on_experiment_end(stopper: AutoTermStopper) -> None:
     """Final decision on everything recorded, and why there was no stop, if none."""
@@ -150,6 +188,7 @@ def on_experiment_end(stopper: AutoTermStopper) -> None:
     elif last is not None:
         logger.info("ray-autoterm did not stop the experiment: %s", last.summary())
 
+
 def check_give_up(stopper: AutoTermStopper) -> None:
     if stopper.give_up_after is None or stopper._state.fired is not None or stopper._any_usable:
         return
@@ -168,6 +207,7 @@ def check_give_up(stopper: AutoTermStopper) -> None:
         f"trials instead of spending the budget. {_advice(why)}"
     )
     give_up(stopper, reason)
+
 
 def give_up(stopper: AutoTermStopper, reason: str) -> None:
     """Stop the experiment with a decision saying why the criterion cannot decide."""

@@ -121,6 +121,11 @@ class AutoTermStopper(Stopper):
             processing is held (1 = decide on every trial before the next result is processed).
         max_hold_share: The largest share of the experiment's wall time Tune's result
             processing may be held for ``max_lag`` (in (0, 1]).
+        cut_trials: What a trial that a scheduler or another stopper ended before its last
+            fold (ASHA, HyperBand, MedianStoppingRule over streamed folds) teaches:
+            ``"impute"`` (default) completes its missing folds from the incumbent's, shifted
+            by its mean measured difference, so it counts like a pruned trial
+            (:class:`~ray_autoterm.FoldPruningScheduler`); ``"leave_out"`` leaves it out.
         give_up_after: Stop the experiment once this many trials have ended with none usable
             (``None``: never).
         log_dir: Where to write the decision log; default: the experiment directory.
@@ -167,6 +172,7 @@ class AutoTermStopper(Stopper):
         duty_cycle: float = 0.25,
         max_lag: int = 4,
         max_hold_share: float = 0.05,
+        cut_trials: str = "impute",
         give_up_after: int | None = 10,
         log_dir: str | os.PathLike[str] | None = None,
         report_progress: bool = True,
@@ -214,6 +220,9 @@ class AutoTermStopper(Stopper):
         self.give_up_after = (
             None if give_up_after is None else check_positive_int("give_up_after", give_up_after)
         )
+        if cut_trials not in ("impute", "leave_out"):
+            raise invalid("cut_trials", cut_trials, '"impute" or "leave_out"')
+        self.cut_trials = cut_trials
         self.let_running_finish = let_running_finish
         self.background = background
         self.report_progress = report_progress
@@ -312,7 +321,7 @@ class AutoTermStopper(Stopper):
             ("duty_cycle", 0.25), ("max_lag", 4), ("give_up_after", 10), ("_ended", set()),
             ("_started", set()), ("_decided_count", 0), ("_missed_calls", 0),
             ("_next_milestone", 10), ("run_id", uuid.uuid4().hex[:12]), ("_any_usable", False),
-            ("_mode_claims", {}), ("max_hold_share", 0.05),
+            ("_mode_claims", {}), ("max_hold_share", 0.05), ("cut_trials", "impute"),
         ):
             self.__dict__.setdefault(key, default)
         self.decisions = [Decision.from_dict(d) for d in state["decisions"]]
