@@ -17,9 +17,10 @@ A run a rule never stops counts with ``es = T`` (RYC = RTC = 0).
 
 Rules (all see the trials in the order they ran):
 
-* ``ours``: :class:`ray_autoterm.AutoTermCriterion` with the paper's defaults (β/5, δ = 0.1, GP on
-  the best half but at least 20, Eq. 9 error, ``t_min = 20``), evaluated after every trial from
-  ``--from-trial`` (20) on, one criterion object per run (warm-started GP fits, as in the stopper);
+* ``ours``: :class:`ray_autoterm.criterion.AutoTermCriterion` with the paper's defaults (β/5,
+  δ = 0.1, GP on the best half but at least 20, Eq. 9 error, ``t_min = 20``), evaluated after
+  every trial from ``--from-trial`` (20) on, one criterion object per run (warm-started GP fits,
+  as in the stopper);
 * ``ours (variant ...)``: the same with other keywords (see ``VARIANTS``);
 * ``stagnation i``: stop once the best CV loss has not improved for ``i`` trials (i = 10, 30, 50);
 * ``Ray plateau``: the real ``ray.tune.stopper.ExperimentPlateauStopper`` on ``cv_mean``
@@ -237,7 +238,7 @@ def flag_stop(flags: dict[str, bool]) -> int | None:
 
 # --------------------------------------------------------------------------- expensive signals
 def run_space(run: dict[str, Any]) -> Any:
-    """The run's search space (``ray_autoterm.SearchSpace``) from its JSON description."""
+    """The run's search space (``ray_autoterm.space.SearchSpace``) from its JSON description."""
     from ray_autoterm.space import NumericParam, SearchSpace
 
     return SearchSpace([

@@ -2,26 +2,28 @@
 
 Data: scikit-learn's breast-cancer set (569 tumours, 30 features, 2 classes), 5-fold stratified
 cross-validation. Loss: the log loss of each validation fold, streamed fold by fold
-(``cross_validate_and_report(..., stream=True)``). A ``FoldPruningScheduler`` linked to the
-stopper compares each new fold with the incumbent's same fold and stops a trial once it is worse
-at 95% confidence; the ``AutoTermStopper`` ends the search (Eq. 10), with the pruned trials
-counted as observations whose missing folds are imputed from the incumbent's. With
-``--parallel-folds`` the folds run as Ray tasks, and a pruned trial's remaining fold tasks are
-cancelled. About a minute on 2 cores.
+(cross_validate_and_report(..., stream=True)). A FoldPruningScheduler linked to the stopper
+compares each new fold with the incumbent's same fold and stops a trial once it is worse at 95%
+confidence; the AutoTermStopper ends the search (Eq. 10), with the pruned trials counted as
+observations whose missing folds are imputed from the incumbent's. With --parallel-folds the
+folds run as Ray tasks (their CPUs sized to the cluster: one trial fits it), and a pruned
+trial's remaining fold tasks are cancelled. About a minute on 2 cores.
 
-    python examples/pruning_cv.py [--num-samples 60] [--max-concurrent 1] [--parallel-folds]
+    python examples/pruning_cv.py [--num-samples 60] [--max-concurrent 2] [--parallel-folds]
+                                  [--address auto] [--storage-path ~/ray_results]
 """
 
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import sys
-import tempfile
+import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-import _common  # noqa: E402, F401  (sets the Ray environment variables before Ray is imported)
+import _common  # noqa: E402  (sets the Ray environment variables before Ray is imported)
 from ray import tune  # noqa: E402
 
 SPACE = {
@@ -29,9 +31,10 @@ SPACE = {
     "min_samples_split": tune.randint(2, 21),
     "min_samples_leaf": tune.randint(1, 21),
 }
+FOLDS = 5
 
 
-def trainable(config: dict) -> None:
+def trainable(config: dict, parallel: bool = False, cpus_per_fold: float = 1.0) -> None:
     """Streams the 5 fold log losses of a random forest as they finish."""
     from sklearn.datasets import load_breast_cancer
     from sklearn.ensemble import RandomForestClassifier
@@ -39,53 +42,64 @@ def trainable(config: dict) -> None:
     from ray_autoterm import cross_validate_and_report
 
     X, y = load_breast_cancer(return_X_y=True)
-    model = RandomForestClassifier(n_estimators=30, n_jobs=1, random_state=0, **{
+    model = RandomForestClassifier(n_estimators=30, n_jobs=1, random_state=config["seed"], **{
         k: config[k] for k in SPACE})
-    cross_validate_and_report(model, X, y, cv=5, scoring="neg_log_loss", seed=0, stream=True,
-                              parallel=config["parallel"], num_cpus_per_fold=0.5)
+    cross_validate_and_report(model, X, y, cv=FOLDS, scoring="neg_log_loss", seed=config["seed"],
+                              stream=True, parallel=parallel, num_cpus_per_fold=cpus_per_fold)
+
+
+def cpus_per_fold(cluster_cpus: float, folds: int = FOLDS) -> float:
+    """CPUs for each fold task so that a trial (1 CPU) and its folds fit the cluster; at most 1."""
+    per_fold = min(1.0, math.floor(100 * (cluster_cpus - 1) / folds) / 100)
+    if per_fold <= 0:
+        raise SystemExit(f"--parallel-folds needs more than 1 CPU; the cluster has "
+                         f"{cluster_cpus:g}.")
+    return per_fold
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--num-samples", type=int, default=60)
-    parser.add_argument("--max-concurrent", type=int, default=1)
-    parser.add_argument("--parallel-folds", action="store_true")
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--storage-path", default=None)
-    args = parser.parse_args(argv)
-    if args.num_samples < 1:
-        parser.error(f"--num-samples must be >= 1; got {args.num_samples}")
+    # The examples' common options (--address, --storage-path, ...) and this one's own flag.
+    own = argparse.ArgumentParser(add_help=False)
+    own.add_argument("--parallel-folds", action="store_true")
+    extra, rest = own.parse_known_args(argv)
+    args = _common.parse_args(__doc__, rest, num_samples=60, name="pruning-cv")
 
     import ray
 
-    from ray_autoterm import AutoTermSearcher, AutoTermStopper
-    from ray_autoterm.tune.scheduler import FoldPruningScheduler
+    from ray_autoterm import AutoTermSearcher, AutoTermStopper, FoldPruningScheduler
 
-    ray.init(address="local", include_dashboard=False, log_to_driver=False)
-    searcher = AutoTermSearcher(SPACE, seed=args.seed)
-    stopper = AutoTermStopper(searcher=searcher)
-    scheduler = FoldPruningScheduler(stopper=stopper)
-    trainable_ = trainable
-    if args.parallel_folds:  # the trial (1 CPU) and its fold tasks (5 x 0.5 CPU)
+    print(_common.init_ray(args.address, num_cpus=2))
+    # The forest does not use GPUs; --gpus-per-trial only reserves them, as in the other examples.
+    head: dict[str, float] = {"CPU": 1}
+    if args.gpus_per_trial:
+        head["GPU"] = args.gpus_per_trial
+    trainable_ = tune.with_resources(trainable, tune.PlacementGroupFactory([head]))
+    if extra.parallel_folds:  # the trial (1 CPU) and its fold tasks, spread over the nodes
+        per_fold = cpus_per_fold(ray.cluster_resources().get("CPU", 0))
         trainable_ = tune.with_resources(
-            trainable, tune.PlacementGroupFactory([{"CPU": 1}] + [{"CPU": 0.5}] * 5))
+            tune.with_parameters(trainable, parallel=True, cpus_per_fold=per_fold),
+            tune.PlacementGroupFactory([head] + [{"CPU": per_fold}] * FOLDS, strategy="SPREAD"))
+        print(f"Folds: {FOLDS} Ray tasks of {per_fold:g} CPU each per trial.")
+    param_space = {**SPACE, "seed": args.seed}
+    searcher = AutoTermSearcher(param_space, seed=args.seed)
+    stopper = AutoTermStopper(searcher=searcher, seed=args.seed)
+    scheduler = FoldPruningScheduler(stopper=stopper)
     tuner = tune.Tuner(
-        trainable_, param_space={"parallel": args.parallel_folds},
+        trainable_,
         tune_config=tune.TuneConfig(search_alg=searcher, scheduler=scheduler,
                                     num_samples=args.num_samples,
                                     max_concurrent_trials=args.max_concurrent, reuse_actors=True),
-        run_config=tune.RunConfig(stop=stopper, name="pruning-cv", verbose=0,
-                                  storage_path=args.storage_path or tempfile.mkdtemp()),
+        run_config=tune.RunConfig(stop=stopper, name=args.name, verbose=0,
+                                  storage_path=args.storage_path),
     )
+    start = time.time()
     grid = tuner.fit()
-    history = stopper.history
-    complete = [r for r in history.completed() if not r.pruned]
-    best = min(complete, key=lambda r: r.value)
-    print(f"Trials: {len(grid)} started, {len(complete)} ran all 5 folds, "
-          f"{scheduler.num_pruned} pruned ({scheduler.folds_saved} fold evaluations saved of "
-          f"{5 * len(grid)}).")
-    print("Stopped by the criterion: " + (stopper.fired.reason if stopper.fired else "no"))
-    print(f"Incumbent: trial {best.trial_id}, log loss {best.value:.4f}, config {best.config}")
+    seconds = time.time() - start
+    exp_dir = stopper.log_dir or getattr(grid, "experiment_path", "") or ""
+    print()
+    print("=" * 78)
+    _common.print_outcome(stopper, exp_dir, args.num_samples, seconds)  # pruning included
+    print("=" * 78)
     return 0
 
 

@@ -14,25 +14,40 @@ from typing import Any
 
 
 def lazy_exports(
-    namespace: dict[str, Any], names: Mapping[str, str]
+    namespace: dict[str, Any],
+    names: Mapping[str, str],
+    moved: Mapping[str, str] | None = None,
 ) -> tuple[Callable[[str], Any], Callable[[], list[str]]]:
     """``__getattr__`` and ``__dir__`` for a package whose ``names`` map to defining modules.
 
     Args:
         namespace: The package's ``globals()`` (the name is cached there on first access).
         names: Public name -> the module that defines it.
+        moved: Former public name -> the module to import it from now. Accessing such a name
+            raises :class:`AttributeError` with a message that says where it moved.
 
     Example:
         >>> ns = {"__name__": "pkg", "__all__": ["sqrt"]}
-        >>> getattr_, dir_ = lazy_exports(ns, {"sqrt": "math"})
+        >>> getattr_, dir_ = lazy_exports(ns, {"sqrt": "math"}, moved={"pi": "math"})
         >>> getattr_("sqrt")(4.0), "sqrt" in ns, dir_()[-1]
         (2.0, True, 'sqrt')
+        >>> getattr_("pi")
+        Traceback (most recent call last):
+        ...
+        AttributeError: 'pi' is no longer exported by 'pkg'; import it from its module: ...
     """
+    moved = dict(moved or {})
 
     def __getattr__(name: str) -> Any:
         module = names.get(name)
         if module is None:
-            raise AttributeError(f"module {namespace['__name__']!r} has no attribute {name!r}")
+            package = namespace["__name__"]
+            if name in moved:
+                raise AttributeError(
+                    f"{name!r} is no longer exported by {package!r}; import it from its "
+                    f"module: `from {moved[name]} import {name}`."
+                )
+            raise AttributeError(f"module {package!r} has no attribute {name!r}")
         value = getattr(importlib.import_module(module), name)
         namespace[name] = value
         return value

@@ -83,7 +83,7 @@ def maximize(
     combos = _combinations(onehot_groups, max_combinations)
     onehot_cols = {c for g in onehot_groups for c in g}
     free_dims = [j for j in range(d) if j not in onehot_cols or combos is None]
-    options = {"maxiter": 200}
+    options: dict[str, bool | float | int | str] = {"maxiter": 200}
     with manual_seed(seed):
         if combos is not None and not free_dims:
             # Every dimension is categorical: score all combinations directly.
@@ -93,11 +93,12 @@ def maximize(
             i = int(vals.argmax())
             x, val = X[i], float(vals[i])
         elif combos is not None and len(combos) > 1:
-            x, val = optimize_acqf_mixed(
+            x_mixed, val_mixed = optimize_acqf_mixed(
                 acqf, bounds=b, q=1, num_restarts=num_restarts, raw_samples=raw_samples,
                 fixed_features_list=combos, retry_on_optimization_warning=False, options=options,
             )
-            x, val = x.reshape(-1), float(val.reshape(-1)[0])
+            assert val_mixed is not None  # return_acq_values defaults to True
+            x, val = x_mixed.reshape(-1), float(val_mixed.reshape(-1)[0])
         else:
             fixed = combos[0] if combos else None
             raw = draw_sobol_samples(bounds=b, n=raw_samples, q=1, seed=seed).to(DTYPE)
@@ -110,11 +111,12 @@ def maximize(
             ics, _ = initialize_q_batch(pool, pool_vals, n=min(num_restarts, len(pool)))
             if best_x is not None and fixed is None:
                 ics[0] = best_x  # the best candidate always gets a restart
-            x, vals = optimize_acqf(
+            x_opt, vals_opt = optimize_acqf(
                 acqf, bounds=b, q=1, num_restarts=len(ics), batch_initial_conditions=ics,
                 fixed_features=fixed, retry_on_optimization_warning=False, options=options,
             )
-            x, val = x.reshape(-1), float(vals.reshape(-1)[0])
+            assert vals_opt is not None  # return_acq_values defaults to True
+            x, val = x_opt.reshape(-1), float(vals_opt.reshape(-1)[0])
     if best_x is not None and best_val > val:
         x, val = best_x, best_val
     return x.detach().numpy().copy(), val

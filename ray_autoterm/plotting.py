@@ -75,7 +75,10 @@ def plot_decisions(
         fig = Figure(figsize=(8, 6), layout="constrained")
         top, bottom = fig.subplots(2, 1, sharex=True, gridspec_kw={"height_ratios": [2, 1]})
     else:
-        fig, top = ax.get_figure(), ax
+        owner = ax.get_figure(root=True)
+        if not isinstance(owner, Figure):
+            raise ValueError("`ax` must belong to a figure; got axes without one instead.")
+        fig, top = owner, ax
         bottom = ax.twinx()
     x = [d.num_trials for d in decisions]
     bound = [_positive(d.regret_bound) for d in decisions]

@@ -1,4 +1,15 @@
-"""Shared fixtures: one local Ray instance for the single-node tests."""
+"""Shared fixtures: one local Ray instance for the single-node tests; the test tiers' markers.
+
+Tiers (markers declared in pyproject.toml):
+
+- ``ray``: the test starts Ray (it uses the ``ray_local`` fixture, or a cluster fixture from
+  ``cluster_utils``); set here on every such test, so no test file has to say it.
+- ``cluster``: starts a local multi-node Ray cluster (also ``ray``).
+- ``slow``: runs an example end to end; deselected by default.
+
+Everyday work: ``pytest -m "not ray and not cluster and not slow"`` (the fast tier, no Ray
+started). The full suite is plain ``pytest``.
+"""
 
 from __future__ import annotations
 
@@ -25,6 +36,17 @@ def ray_local():
         # address="local": never join a cluster that `ray start` left running on this machine.
         ray.init(address="local", num_cpus=2, include_dashboard=False, log_to_driver=False)
     yield ray
+
+
+# Fixtures that start Ray: a test using any of them (directly or through another fixture) is
+# marked `ray`, and out of the fast tier.
+_RAY_FIXTURES = frozenset({"ray_local", "cluster", "full_cluster"})
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        if _RAY_FIXTURES.intersection(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.ray)
 
 
 def pytest_configure(config):

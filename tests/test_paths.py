@@ -16,13 +16,9 @@ from ray.tune.schedulers import ASHAScheduler
 from ray.tune.stopper import CombinedStopper, MaximumIterationStopper
 
 import tune_objectives as obj
-from ray_autoterm import (
-    DECISION_LOG_NAME,
-    AutoTermCriterion,
-    AutoTermSearcher,
-    AutoTermStopper,
-    History,
-)
+from ray_autoterm import DECISION_LOG_NAME, AutoTermSearcher, AutoTermStopper
+from ray_autoterm.criterion import AutoTermCriterion
+from ray_autoterm.history import History
 
 SAMPLES = 60
 

@@ -117,7 +117,7 @@ def test_ours_never_stops_before_min_trials():
 
 
 def test_paper_default_min_trials_is_20():
-    from ray_autoterm import AutoTermCriterion
+    from ray_autoterm.criterion import AutoTermCriterion
 
     assert AutoTermCriterion().min_trials == 20 == rules.FROM_TRIAL
 
