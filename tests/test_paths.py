@@ -197,11 +197,12 @@ def test_asha_on_cv_mean_with_complete_folds_per_report(ray_local, tmp_path):
 
 
 def test_tune_mode_is_taken_or_a_contradiction_refused(ray_local, tmp_path):
-    """TuneConfig(metric="cv_mean", mode="max"): the stopper's default takes Tune's mode; an
-    explicit contradicting mode is refused before a trial runs."""
+    """TuneConfig(metric="cv_mean", mode="max") with scores reported without `cv_mode`: the
+    stopper's default takes Tune's mode; an explicit contradicting mode is refused before a
+    trial runs."""
     def tuner(stopper, name):
         return tune.Tuner(
-            obj.quadratic, param_space=obj.SPACE,
+            obj.quadratic_scores_raw, param_space=obj.SPACE,
             tune_config=tune.TuneConfig(metric="cv_mean", mode="max", num_samples=6,
                                         max_concurrent_trials=2, reuse_actors=True),
             run_config=tune.RunConfig(stop=stopper, storage_path=str(tmp_path), name=name,
@@ -214,7 +215,8 @@ def test_tune_mode_is_taken_or_a_contradiction_refused(ray_local, tmp_path):
     best = max(r.value for r in stopper.history.usable())
     assert stopper.decisions[-1].incumbent_value == pytest.approx(best)
 
-    with pytest.raises(Exception, match=r"`mode`.*\"max\".*got 'min'"):
+    with pytest.raises(Exception, match=r"`mode`.*AutoTermStopper\(mode=...\) says \"min\" but "
+                       r"TuneConfig / tune.run .* says \"max\""):
         tuner(AutoTermStopper(param_space=obj.SPACE, mode="min"), "contradicts").fit()
 
 

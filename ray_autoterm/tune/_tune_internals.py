@@ -120,3 +120,16 @@ def _metric_mode(obj: Any) -> tuple[str | None, str | None]:
         mode = None
     return (metric if isinstance(metric, str) else None,
             mode if isinstance(mode, str) else None)
+
+
+def trial_error_text(trial: Any) -> str:
+    """The text of a failed trial's error, as Tune wrote it to the trial's local error file
+    (``""`` when there is none or it cannot be read)."""
+    try:
+        path = trial.error_file
+        if not path:
+            return ""
+        with open(path, encoding="utf-8", errors="replace") as f:
+            return f.read()
+    except Exception:  # noqa: BLE001 - an unreadable error file must not end the run
+        return ""

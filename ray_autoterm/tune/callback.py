@@ -18,6 +18,8 @@ from typing import TYPE_CHECKING, Any
 
 from ray.tune import Callback
 
+from ray_autoterm.tune import _tune_internals as internals
+
 if TYPE_CHECKING:
     from ray_autoterm.tune.stopper import AutoTermStopper
 
@@ -52,10 +54,7 @@ class AutoTermCallback(Callback):
         self.stopper._on_trial_end(trial.trial_id, error=False)
 
     def on_trial_error(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
-        try:
-            error = str(trial.get_error() or "")
-        except Exception:  # noqa: BLE001 - an unreadable error file must not end the run
-            error = ""
+        error = internals.trial_error_text(trial)
         self.stopper._on_trial_end(trial.trial_id, error=True, message=error)
 
     def on_experiment_end(self, trials: list, **info: Any) -> None:

@@ -19,7 +19,7 @@ from ray.tune.stopper import Stopper
 from ray_autoterm._validation import check_key, check_mode, check_positive_int
 from ray_autoterm.criterion.decision import Decision
 from ray_autoterm.criterion.terminator import AutoTermCriterion
-from ray_autoterm.errors import SearchSpaceError, invalid
+from ray_autoterm.errors import InvalidArgumentError, SearchSpaceError, invalid
 from ray_autoterm.space import SearchSpace
 from ray_autoterm.tune import _events as events
 from ray_autoterm.tune import _tune_internals as internals
@@ -280,11 +280,10 @@ class AutoTermStopper(Stopper):
         """``where`` says the fold values are to be ``mode``d; refuse a contradiction."""
         for other, theirs in self._mode_claims.items():
             if theirs != mode:
-                raise invalid(
-                    "mode", mode,
-                    f'"{theirs}" as declared in {other}, since {where} says "{mode}" and '
-                    f'{other} says "{theirs}" for the same fold values: make them agree (with '
-                    "the wrong one the incumbent would be the worst trial)",
+                raise InvalidArgumentError(
+                    f'The `mode` of the fold values must agree wherever it is declared: {other} '
+                    f'says "{theirs}" but {where} says "{mode}". Make them agree (with the '
+                    "wrong one the incumbent would be the worst trial)."
                 )
         if where not in self._mode_claims:
             if not self._mode_claims and mode != self.mode:
@@ -450,7 +449,8 @@ class AutoTermStopper(Stopper):
         if done:
             self._on_trial_end(trial_id, error=False)
         if count > before and self._state.fired is None:
-            if not self.mode_known:
+            rec = self._state.record(trial_id)
+            if not self.mode_known and rec is not None and self.criterion.usable(rec):
                 raise invalid(
                     "mode", None,
                     '"min" (the fold values are losses) or "max" (scores) -- nothing in this '
