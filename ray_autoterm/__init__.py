@@ -44,6 +44,7 @@ if TYPE_CHECKING:  # what the lazy names resolve to, for type checkers and IDEs
     )
     from ray_autoterm.plotting import plot_decisions
     from ray_autoterm.tune.reporting import report_cv_scores, report_fold
+    from ray_autoterm.tune.results import finished_results
     from ray_autoterm.tune.scheduler import FoldPruningScheduler
     from ray_autoterm.tune.searcher import AutoTermSearcher
     from ray_autoterm.tune.sklearn import cross_validate_and_report, cross_validate_folds
@@ -65,6 +66,7 @@ _LAZY: dict[str, str] = {
     "Decision": "ray_autoterm.criterion.decision",
     "DECISION_LOG_NAME": "ray_autoterm.criterion.decision",
     "plot_decisions": "ray_autoterm.plotting",
+    "finished_results": "ray_autoterm.tune.results",
     "AutoTermError": "ray_autoterm.errors",
     "InvalidArgumentError": "ray_autoterm.errors",
     "SearchSpaceError": "ray_autoterm.errors",
@@ -102,10 +104,11 @@ __all__ = [
     "cross_validate_and_report",
     "cross_validate_folds",
     "cross_validate_with_trainer",
-    # what a decision says, and where it is logged
+    # what a decision says, where it is logged; the trials that ran
     "Decision",
     "DECISION_LOG_NAME",
     "plot_decisions",
+    "finished_results",
     # errors
     "AutoTermError",
     "InvalidArgumentError",

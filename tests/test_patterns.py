@@ -134,7 +134,7 @@ def test_firing_decision_reaches_tunes_results(ray_local, tmp_path):
 
 # ------------------------------------------------------------ trials Tune never started
 def test_finished_results_leave_out_the_trials_tune_never_started(ray_local, tmp_path):
-    from ray_autoterm.tune import finished_results
+    from ray_autoterm import finished_results
 
     stopper = AutoTermStopper(param_space=obj.SPACE, min_trials=8, threshold=10.0)
     grid = tuner(obj.quadratic, stopper, tmp_path, "phantoms", samples=30, concurrent=2).fit()
