@@ -1,0 +1,76 @@
+"""Trials at a lower fidelity (fewer epochs): their full-fidelity value, by the incumbent's curve.
+
+A multi-fidelity scheduler (ASHA, HyperBand) ends most trials after a few epochs. Their last
+value is not comparable with a trial trained to the end: it is pessimistic by however much the
+model would still have improved. Fold pruning answers the same question across folds
+(:func:`ray_autoterm.criterion.pruning.impute_folds`: the missing folds are the incumbent's,
+shifted by the measured difference); this module answers it across epochs, in the same way:
+
+    ŷ(γ, T) = y(γ, r) + (y(γ*, T) − y(γ*, r))                                    (curve shift)
+
+where ``r`` is the trial's last epoch, ``T`` the full fidelity, and ``γ*`` the reference trial
+(the incumbent among the trials that reached ``T``): a cut trial is assumed to improve from
+epoch ``r`` to ``T`` as much as the incumbent did. With fold lists, the shift is applied fold by
+fold, so the imputed folds keep the trial's own spread at epoch ``r``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+
+def curve_shift(
+    trial_values: Sequence[float],
+    reference_at_r: Sequence[float],
+    reference_at_t: Sequence[float],
+) -> list[float]:
+    """The trial's values at full fidelity, shifted by the reference's improvement from ``r``.
+
+    Args:
+        trial_values: The trial's values at its last epoch ``r`` (one per fold, or one).
+        reference_at_r: The reference trial's values at epoch ``r`` (same length).
+        reference_at_t: The reference trial's values at the full fidelity ``T`` (same length).
+
+    Returns:
+        ``trial_values[i] + reference_at_t[i] − reference_at_r[i]`` for each fold ``i``.
+
+    Example:
+        >>> [round(v, 6) for v in curve_shift([0.5, 0.7], [0.4, 0.6], [0.2, 0.3])]
+        [0.3, 0.4]
+    """
+    if not len(trial_values) == len(reference_at_r) == len(reference_at_t):
+        raise ValueError(
+            "curve_shift needs as many values for the trial and for the reference at both "
+            f"epochs; got {len(trial_values)}, {len(reference_at_r)} and {len(reference_at_t)}"
+        )
+    return [float(v) + float(t) - float(r)
+            for v, r, t in zip(trial_values, reference_at_r, reference_at_t, strict=True)]
+
+
+def reference_curve(
+    curves: Mapping[str, Mapping[int, Sequence[float]]],
+    full: int,
+    at: int,
+    sign: float = 1.0,
+) -> tuple[str, Sequence[float], Sequence[float]] | None:
+    """The best trial (by ``sign ×`` mean value at ``full``) among those with values at both
+    ``at`` and ``full``: ``(trial_id, values at at, values at full)``, or ``None``.
+
+    Example:
+        >>> curves = {"a": {1: [0.5], 4: [0.3]}, "b": {1: [0.4], 4: [0.35]}, "c": {1: [0.1]}}
+        >>> reference_curve(curves, full=4, at=1)
+        ('a', [0.5], [0.3])
+    """
+    best: tuple[float, str] | None = None
+    for trial_id, curve in curves.items():
+        if full in curve and at in curve and len(curve[full]) == len(curve[at]):
+            value = sign * sum(curve[full]) / len(curve[full])
+            if best is None or value < best[0]:
+                best = (value, trial_id)
+    if best is None:
+        return None
+    curve = curves[best[1]]
+    return best[1], curve[at], curve[full]
+
+
+__all__ = ["curve_shift", "reference_curve"]
