@@ -20,6 +20,7 @@ CORE_MODULES = [
     "ray_autoterm.criterion.terminator",
     "ray_autoterm.criterion.rules",
     "ray_autoterm.criterion.pruning",
+    "ray_autoterm.criterion.fidelity",
     "ray_autoterm",
     "ray_autoterm.tune.stopper",
     "ray_autoterm.tune.callback",

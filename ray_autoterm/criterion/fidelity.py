@@ -16,7 +16,10 @@ fold, so the imputed folds keep the trial's own spread at epoch ``r``.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping, Sequence
+
+from ray_autoterm.history import TrialRecord
 
 
 def curve_shift(
@@ -73,4 +76,56 @@ def reference_curve(
     return best[1], curve[at], curve[full]
 
 
-__all__ = ["curve_shift", "reference_curve"]
+def at_full_fidelity(
+    records: Sequence[TrialRecord],
+    curves: Mapping[str, Mapping[int, Sequence[float]]],
+    sign: float = 1.0,
+) -> tuple[list[TrialRecord], int]:
+    """The records, each trial below the full fidelity ``T`` (the highest epoch any trial
+    reached) moved to ``T`` by :func:`curve_shift` against :func:`reference_curve`.
+
+    A record is shifted only when its fold values are its curve's last point (a record that
+    was pruned or imputed otherwise stays as it is) and a reference trial has values at both
+    its epoch and ``T``. Trials that all report once (plain cross-validation) have one epoch
+    each, and the records come back unchanged. Returns the records and how many were shifted.
+
+    Args:
+        records: The trials a decision sees (``fold_scores`` in the metric's own sign).
+        curves: Per trial id, its values per epoch (Tune's ``training_iteration``).
+        sign: ``1.0`` when lower is better (``mode="min"``), ``-1.0`` when higher is.
+
+    Example:
+        >>> recs = [TrialRecord("a", {}, [0.3]), TrialRecord("b", {}, [0.45])]
+        >>> curves = {"a": {1: [0.5], 2: [0.3]}, "b": {1: [0.45]}}
+        >>> out, n = at_full_fidelity(recs, curves)
+        >>> [round(r.fold_scores[0], 6) for r in out], n
+        ([0.3, 0.25], 1)
+    """
+    last = {t: max(c) for t, c in curves.items() if c}
+    if not last:
+        return list(records), 0
+    full = max(last.values())
+    if all(last.get(r.trial_id, full) == full for r in records):
+        return list(records), 0
+    references: dict[int, tuple[str, Sequence[float], Sequence[float]] | None] = {}
+    out: list[TrialRecord] = []
+    shifted = 0
+    for rec in records:
+        at = last.get(rec.trial_id, full)
+        curve = curves.get(rec.trial_id, {})
+        if at >= full or list(curve.get(at, ())) != list(rec.fold_scores):
+            out.append(rec)
+            continue
+        if at not in references:
+            references[at] = reference_curve(curves, full=full, at=at, sign=sign)
+        ref = references[at]
+        if ref is None or len(ref[1]) != len(rec.fold_scores):
+            out.append(rec)
+            continue
+        out.append(dataclasses.replace(
+            rec, fold_scores=curve_shift(rec.fold_scores, ref[1], ref[2])))
+        shifted += 1
+    return out, shifted
+
+
+__all__ = ["at_full_fidelity", "curve_shift", "reference_curve"]

@@ -54,6 +54,8 @@ class SharedState:
         self.lock = threading.RLock()
         self.history = History()
         self.completion: list[str] = []  # trial ids in the order their fold lists completed
+        self.curves: dict[str, dict[int, list[float]]] = {}  # trial -> epoch -> its values
+        self.multi_epoch = False  # some trial reported values at a second epoch
         self._completed_ids: set[str] = set()
         self.partial: dict[str, dict[int, float]] = {}
         self.fitter = GPFitter()
@@ -84,6 +86,8 @@ class SharedState:
         self.history = History.from_list(state["history"])
         self.fired = None if state["fired"] is None else Decision.from_dict(state["fired"])
         self.completion = list(state.get("completion", []))
+        self.__dict__.setdefault("curves", {})
+        self.__dict__.setdefault("multi_epoch", False)
         self._completed_ids = set(self.completion)
         self._sync_completion()
 
@@ -122,7 +126,25 @@ class SharedState:
         with self.lock:
             return self.history.usable(min_folds)
 
+    def fidelity_snapshot(self) -> dict[str, dict[int, list[float]]]:
+        """The trials' values per epoch (a copy), or ``{}`` when every trial reported at one
+        epoch only (then nothing needs moving to a common fidelity)."""
+        with self.lock:
+            if not self.multi_epoch:
+                return {}
+            return {t: dict(c) for t, c in self.curves.items()}
+
     # ----------------------------------------------------------------- writes (under the lock)
+    def _note_epoch(self, trial_id: str, result: Mapping[str, Any], values: list[float]) -> None:
+        """Keep the values a trial reported at each epoch (Tune's ``training_iteration``)."""
+        epoch = result.get("training_iteration")
+        if isinstance(epoch, bool) or not isinstance(epoch, int):
+            return
+        curve = self.curves.setdefault(trial_id, {})
+        curve[epoch] = list(values)
+        if len(curve) > 1:
+            self.multi_epoch = True
+
     def mark_pruned(
         self, trial_id: str, config: Mapping[str, Any], fold_scores: list[float],
         folds_measured: list[int], complete: bool,
@@ -184,6 +206,7 @@ class SharedState:
                 )
                 return False
             self._check_folds(trial_id, scores)
+            self._note_epoch(trial_id, result, scores)
             return self.history.add(trial_id, config, scores, ratio, complete=True)
         if FOLD_KEY in result and FOLD_LOSS_KEY in result:
             try:

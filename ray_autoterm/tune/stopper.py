@@ -18,6 +18,7 @@ from ray.tune.stopper import Stopper
 
 from ray_autoterm._validation import check_key, check_mode, check_positive_int
 from ray_autoterm.criterion.decision import Decision
+from ray_autoterm.criterion.fidelity import at_full_fidelity
 from ray_autoterm.criterion.terminator import AutoTermCriterion
 from ray_autoterm.errors import InvalidArgumentError, SearchSpaceError, invalid
 from ray_autoterm.space import SearchSpace
@@ -262,6 +263,7 @@ class AutoTermStopper(Stopper):
         self._any_usable = False
         self._next_milestone = 10
         self._warned_inferred = False
+        self._said_fidelity = False
         self._init_runtime()
 
     # ----------------------------------------------------------------- plumbing
@@ -321,6 +323,7 @@ class AutoTermStopper(Stopper):
             ("_started", set()), ("_decided_count", 0), ("_missed_calls", 0),
             ("_next_milestone", 10), ("run_id", uuid.uuid4().hex[:12]), ("_any_usable", False),
             ("_mode_claims", {}), ("max_hold_share", 0.05), ("cut_trials", "impute"),
+            ("_said_fidelity", False),
         ):
             self.__dict__.setdefault(key, default)
         self.decisions = [Decision.from_dict(d) for d in state["decisions"]]
@@ -414,6 +417,17 @@ class AutoTermStopper(Stopper):
             if count is None:
                 count = self._state.num_completed
             records = self._state.snapshot(count)
+            curves = self._state.fidelity_snapshot()
+            if curves:  # trials report every epoch: compare them at the highest epoch
+                records, shifted = at_full_fidelity(
+                    records, curves, sign=1.0 if self.mode == "min" else -1.0)
+                if shifted and not self._said_fidelity:
+                    self._said_fidelity = True
+                    logger.info(
+                        "ray-autoterm compares trials reported at different epochs: a trial "
+                        "below the highest epoch counts with its values shifted by the "
+                        "incumbent's improvement over the same epochs (the curve shift)."
+                    )
             decision = self.criterion.evaluate(records, self._search_space())
             decision = dataclasses.replace(decision, run_id=self.run_id)
             self._decided_count = max(self._decided_count, count)
