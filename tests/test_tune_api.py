@@ -106,3 +106,14 @@ def test_progress_metrics_reach_tunes_csv_logger(ray_local, tmp_path):
     # The row shows the decision made before this trial's result: 5 trials, a real bound.
     assert float(row["autoterm/regret_bound"]) > 0
     assert float(row["autoterm/stopped"]) in (0.0, 1.0)
+
+
+def test_give_up_advice_fits_why_the_trials_were_unusable():
+    """NaN folds are not told to 'report at least 2 fold values' (they did)."""
+    stopper = AutoTermStopper(param_space=obj.SPACE, mode="min", background=False,
+                              give_up_after=3, log_dir="")
+    for i in range(3):
+        cfg = {"a": 0.1 * i, "b": 0.5}
+        stopper(f"t{i}", {"config": cfg, "cv_scores": [float("nan"), 0.1, 0.2], "done": True})
+    reason = stopper.fired.reason
+    assert "NaN or inf" in reason and "at least 2 fold values" not in reason, reason
