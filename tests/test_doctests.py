@@ -25,6 +25,7 @@ CORE_MODULES = [
     "ray_autoterm.tune.stopper",
     "ray_autoterm.tune.callback",
     "ray_autoterm.tune._worker",
+    "ray_autoterm.tune._direction",
     "ray_autoterm.tune.searcher",
     "ray_autoterm.tune.reporting",
     "ray_autoterm.tune.results",

@@ -20,11 +20,12 @@ from ray_autoterm._validation import check_key, check_mode, check_positive_int
 from ray_autoterm.criterion.decision import Decision
 from ray_autoterm.criterion.fidelity import at_full_fidelity
 from ray_autoterm.criterion.terminator import AutoTermCriterion
-from ray_autoterm.errors import InvalidArgumentError, SearchSpaceError, invalid
+from ray_autoterm.errors import SearchSpaceError, invalid
 from ray_autoterm.space import SearchSpace
 from ray_autoterm.tune import _events as events
 from ray_autoterm.tune import _tune_internals as internals
-from ray_autoterm.tune._keys import CV_MODE_KEY, CV_SCORES_KEY
+from ray_autoterm.tune._direction import Direction
+from ray_autoterm.tune._keys import CV_SCORES_KEY
 from ray_autoterm.tune._log import append_decision, write_stop
 from ray_autoterm.tune._shared import SharedState, attach
 from ray_autoterm.tune._worker import DecisionWorker
@@ -180,7 +181,7 @@ class AutoTermStopper(Stopper):
         seed: int = 0,
         **criterion_kwargs: Any,
     ) -> None:
-        self._mode_claims: dict[str, str] = {}  # where the direction was declared -> mode
+        self._direction = Direction()  # where the direction was declared
         self.mode = "min"  # in use; ``mode_known`` says whether anything declared it
         requested = None if mode is None else check_mode(mode)
         unknown = sorted(set(criterion_kwargs) - _criterion_keywords())
@@ -276,21 +277,15 @@ class AutoTermStopper(Stopper):
     @property
     def mode_known(self) -> bool:
         """Whether anything declared the direction (see ``mode``)."""
-        return bool(self._mode_claims)
+        return self._direction.known
 
     def _claim_mode(self, where: str, mode: str) -> None:
-        """``where`` says the fold values are to be ``mode``d; refuse a contradiction."""
-        for other, theirs in self._mode_claims.items():
-            if theirs != mode:
-                raise InvalidArgumentError(
-                    f'The `mode` of the fold values must agree wherever it is declared: {other} '
-                    f'says "{theirs}" but {where} says "{mode}". Make them agree (with the '
-                    "wrong one the incumbent would be the worst trial)."
-                )
-        if where not in self._mode_claims:
-            if not self._mode_claims and mode != self.mode:
-                logger.info("ray-autoterm takes mode=%r from %s.", mode, where)
-            self._mode_claims[where] = mode
+        """``where`` declares the fold values' direction; refuse a contradiction."""
+        if self._direction.claim(where, mode) and mode != self.mode:
+            logger.info("ray-autoterm takes mode=%r from %s.", mode, where)
+        self._use_mode(self._direction.mode)
+
+    def _use_mode(self, mode: str) -> None:
         self.mode = self.criterion.mode = mode
         if self._searcher is not None and self._searcher.declared_mode is None:
             self._searcher._mode = mode
@@ -322,7 +317,7 @@ class AutoTermStopper(Stopper):
             ("duty_cycle", 0.25), ("max_lag", 4), ("give_up_after", 10), ("_ended", set()),
             ("_started", set()), ("_decided_count", 0), ("_missed_calls", 0),
             ("_next_milestone", 10), ("run_id", uuid.uuid4().hex[:12]), ("_any_usable", False),
-            ("_mode_claims", {}), ("max_hold_share", 0.05), ("cut_trials", "impute"),
+            ("_direction", Direction()), ("max_hold_share", 0.05), ("cut_trials", "impute"),
             ("_said_fidelity", False),
         ):
             self.__dict__.setdefault(key, default)
@@ -447,12 +442,8 @@ class AutoTermStopper(Stopper):
     # ----------------------------------------------------------------- internals
     def _observe(self, trial_id: str, result: dict[str, Any]) -> None:
         done = bool(result.get("done", False))
-        declared = result.get(CV_MODE_KEY)
-        if declared is not None:
-            if declared not in ("min", "max"):
-                raise invalid(CV_MODE_KEY, declared, '"min" or "max" in the trials\' results')
-            if self._mode_claims.get(_RESULTS) != declared:
-                self._claim_mode(_RESULTS, declared)
+        if self._direction.claim_from_result(result):
+            self._use_mode(self._direction.mode)
         with self._lock:
             self._last_result[trial_id] = result
             if not done and trial_id not in self._ended:
@@ -464,15 +455,8 @@ class AutoTermStopper(Stopper):
             self._on_trial_end(trial_id, error=False)
         if count > before and self._state.fired is None:
             rec = self._state.record(trial_id)
-            if not self.mode_known and rec is not None and self.criterion.usable(rec):
-                raise invalid(
-                    "mode", None,
-                    '"min" (the fold values are losses) or "max" (scores) -- nothing in this '
-                    "run says which: report with report_cv_scores(..., mode=...), or pass "
-                    "mode= to AutoTermStopper or to Tune (TuneConfig(metric=\"cv_mean\", "
-                    "mode=...)); ray-autoterm does not guess, since with the wrong one the "
-                    "incumbent would be the worst trial",
-                )
+            if rec is not None and self.criterion.usable(rec):
+                self._direction.require()
             if self.background:
                 self._worker.request(count)
             else:
@@ -546,9 +530,6 @@ class AutoTermStopper(Stopper):
             f"{PROGRESS_KEY}/num_trials": float(last.num_trials if last else 0),
             f"{PROGRESS_KEY}/stopped": float(self._state.fired is not None),
         }
-
-
-_RESULTS = "the trials' results (`cv_mode`, from report_cv_scores(..., mode=...))"
 
 
 def _criterion_keywords() -> set[str]:
