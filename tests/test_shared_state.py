@@ -84,7 +84,7 @@ def test_stopper_searcher_and_worker_on_threads(switch_often, caplog):
 
     def write(w: int) -> None:
         try:
-            for i in range(150):
+            for i in range(300):
                 tid = f"w{w}-{i}"
                 result = {"config": {"a": (i % 13) / 13, "b": w / 4}, "cv_scores": folds(i),
                           "done": True}
@@ -104,5 +104,5 @@ def test_stopper_searcher_and_worker_on_threads(switch_often, caplog):
     logging.getLogger("ray_autoterm").removeHandler(caplog.handler)
     assert not errors, errors[0]
     assert "failed to evaluate" not in caplog.text, caplog.text
-    assert stopper._state.num_completed == 600
+    assert stopper._state.num_completed == 1200
     assert stopper.decisions, "the worker decided"
