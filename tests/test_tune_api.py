@@ -68,11 +68,15 @@ def test_single_fold_and_mixed_fold_counts():
     assert len(d.incumbent_fold_scores) == {0: 3, 1: 5, 2: 10, 3: 4}[int(d.incumbent_trial_id[1:])]
 
 
-def test_list_that_is_not_numbers_is_left_out(caplog):
+@pytest.mark.parametrize("bad", ["0.1,0.2", ["0.1", "0.2"], [True, False], {"f0": 0.1}])
+def test_raw_report_and_helper_refuse_the_same_values(caplog, bad):
+    """What report_cv_scores refuses, the stopper refuses from a raw tune.report too."""
     stopper = AutoTermStopper(param_space=obj.SPACE, mode="min", background=False)
     with caplog.at_level(logging.WARNING, logger="ray_autoterm"):
-        stopper("t0", {"config": {"a": 0.1, "b": 0.2}, "cv_scores": "0.1,0.2"})
+        stopper("t0", {"config": {"a": 0.1, "b": 0.2}, "cv_scores": bad})
     assert "not a list of numbers" in caplog.text and len(stopper.history) == 0
+    with pytest.raises(InvalidArgumentError, match="`fold_values`"):
+        report_cv_scores(bad, mode="min")
 
 
 def test_report_cv_scores_passes_too_few_folds_on_with_one_warning(caplog, monkeypatch):
