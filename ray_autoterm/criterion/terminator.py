@@ -333,7 +333,7 @@ class AutoTermCriterion:
         if self.test == "emsr-gap":
             return self._gap_decision(kept, losses[keep], X, yvar_all, space, n, decision)
         losses = losses[keep]
-        idx = top_subset(losses, self.min_fit, self.fit_fraction)
+        idx = top_subset(losses, self.min_fit, self.fit_fraction, X)
         X_fit, y_fit = X[idx], losses[idx]
         yvar = None if yvar_all is None else yvar_all[idx]
         if self.test == "prb":

@@ -1,0 +1,284 @@
+#!/usr/bin/env python
+"""One decision at cluster scale: time, memory and the capped bound against the exact one.
+
+Synthetic 5-fold CV objective (a noisy quadratic on ``[0, 1]^d``, ``d = 6`` by default, as in
+``overhead.py``), trials in completion order. Three tables:
+
+* **Cost.** For each n, in a fresh process: a :class:`History` of n trials, a fresh
+  :class:`AutoTermCriterion` evaluated on it (*cold*: the GP fitted from scratch), then on n + 1
+  trials (*warm*: the stopper's next decision). Wall and CPU seconds, the process's peak resident
+  memory, the fit-set size. The same with the cap off (``regret.MAX_FIT = None``, the exact GP on
+  the whole best half, as before) for n up to ``--exact-max``: the baseline of the ratios.
+* **Accuracy.** For each n of ``--acc-ns``: the exact bound of Eq. 8 (the LCB minimised) from
+  the GP on the whole best half, against the same from GPs on ``MAX_FIT`` points chosen four
+  ways: *best + space-filling* (what the library does), *best only* (the ``MAX_FIT`` lowest
+  losses), *random* (a uniform subset of the best half), and *hyperparameters on the cap,
+  conditioned on all* (the cap's hyperparameters, the GP conditioned on the whole best half).
+  Relative error ``(bound - exact) / exact`` in %, > 0 is conservative (a later stop), and the
+  seconds each took.
+* **Memory of the history and the decision log.** The traced allocation of a history of n
+  trials (configs, folds), its pickle, and the size of one decision's JSON line at each n
+  (constant: the log grows linearly).
+
+    python benchmarks/scale_decisions.py                          # ~10 min on 2 cores
+    python benchmarks/scale_decisions.py --ns 1000 3000 --acc-ns 1500 --exact-max 1000  # ~2 min
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import pickle
+import resource
+import subprocess
+import sys
+import time
+import tracemalloc
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import _bench  # noqa: E402  (environment, repository on sys.path)
+
+_bench.single_threaded()
+
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+
+FOLDS = 5
+FOLD_NOISE = 0.05
+OPTIMUM = 0.3
+
+
+def make_trials(n: int, d: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """``n x d`` configs on the unit cube and ``n x FOLDS`` fold losses (a noisy quadratic)."""
+    rng = np.random.default_rng(10_000 * d + seed)
+    X = rng.random((n, d))
+    f = ((X - OPTIMUM) ** 2).sum(1)
+    return X, f[:, None] + FOLD_NOISE * rng.standard_normal((n, FOLDS))
+
+
+def make_history(X: np.ndarray, folds: np.ndarray) -> Any:
+    from ray_autoterm.history import History
+
+    history = History()
+    for i in range(len(X)):
+        history.add(f"t{i:05d}", {f"x{j}": float(v) for j, v in enumerate(X[i])},
+                    [float(v) for v in folds[i]])
+    return history
+
+
+def make_space(d: int) -> Any:
+    from ray_autoterm.space import NumericParam, SearchSpace
+
+    return SearchSpace([NumericParam((f"x{j}",), 0.0, 1.0) for j in range(d)])
+
+
+def rss_mb() -> float:
+    """Peak resident memory of this process so far (MB)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+
+
+# --------------------------------------------------------------------------- cost (child)
+def cost_child(n: int, d: int, seed: int, capped: bool) -> dict[str, Any]:
+    """Cold decision on n trials, warm on n + 1; run in a fresh process (peak RSS is per process)."""
+    import ray_autoterm.criterion.regret as regret
+    from ray_autoterm.criterion.terminator import AutoTermCriterion
+
+    if not capped:
+        regret.MAX_FIT = None
+    X, folds = make_trials(n + 1, d, seed)
+    history = make_history(X[:n], folds[:n])
+    space = make_space(d)
+    rss0 = rss_mb()
+    crit = AutoTermCriterion()
+    out: dict[str, Any] = {"n": n, "capped": capped, "rss_before_mb": rss0}
+    for label in ("cold", "warm"):
+        if label == "warm":
+            history.add(f"t{n:05d}", {f"x{j}": float(v) for j, v in enumerate(X[n])},
+                        [float(v) for v in folds[n]])
+        c0, w0 = time.process_time(), time.perf_counter()
+        dec = crit.evaluate(history, space)
+        out[label] = {"wall": time.perf_counter() - w0, "cpu": time.process_time() - c0,
+                      "num_fit": dec.num_fit, "bound": dec.regret_bound,
+                      "exact": dec.bound_exact, "error": dec.statistical_error,
+                      "fit_ok": dec.fit_ok}
+    out["rss_peak_mb"] = rss_mb()
+    out["refits"] = crit.fitter.num_refits
+    return out
+
+
+def run_child(n: int, d: int, seed: int, capped: bool, timeout: float) -> dict[str, Any]:
+    cmd = [sys.executable, __file__, "--child", json.dumps([n, d, seed, capped])]
+    try:
+        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, check=True)
+    except subprocess.TimeoutExpired:
+        return {"n": n, "capped": capped, "timeout": timeout}
+    except subprocess.CalledProcessError as exc:
+        return {"n": n, "capped": capped, "failed": exc.stderr[-500:]}
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+# --------------------------------------------------------------------------- accuracy
+def accuracy(n: int, d: int, seed: int) -> dict[str, Any]:
+    """The exact bound on the whole best half against bounds from capped fit sets."""
+    from ray_autoterm.criterion import regret
+    from ray_autoterm.gp import fit_gp, hyperparameters
+    from ray_autoterm.space import SearchSpace
+
+    X, folds = make_trials(n, d, seed)
+    y = folds.mean(1)
+    space: SearchSpace = make_space(d)
+    cap = regret.MAX_FIT or 500
+    half = regret.top_subset(y, 20, 0.5, X, max_size=None)
+    rng = np.random.default_rng(seed)
+    subsets = {
+        "exact": half,
+        "best + space-filling": regret.top_subset(y, 20, 0.5, X, max_size=cap),
+        "best only": half[:cap],
+        "random": rng.choice(half, size=min(cap, len(half)), replace=False),
+    }
+
+    def bound(model: Any, idx: np.ndarray) -> float:
+        beta = regret.regret_bound_beta(d, len(idx))
+        return regret.regret_bound(model, X[idx], space.bounds, beta, seed=seed).bound
+
+    out: dict[str, Any] = {"n": n, "n_half": len(half)}
+    for name, idx in subsets.items():
+        t0 = time.perf_counter()
+        model = fit_gp(X[idx], y[idx])
+        out[name] = {"bound": bound(model, idx), "s": time.perf_counter() - t0}
+        if name == "best + space-filling":
+            warm = hyperparameters(model)
+            t0 = time.perf_counter()
+            full = fit_gp(X[half], y[half], warm_start=warm, refit=False)
+            out["hyperparameters on the cap, conditioned on all"] = {
+                "bound": bound(full, half), "s": time.perf_counter() - t0}
+    return out
+
+
+# --------------------------------------------------------------------------- memory
+def memory(n: int, d: int, seed: int) -> dict[str, Any]:
+    from ray_autoterm.criterion.decision import Decision
+    from ray_autoterm.criterion.terminator import AutoTermCriterion
+
+    X, folds = make_trials(n, d, seed)
+    tracemalloc.start()
+    history = make_history(X, folds)
+    traced, _ = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    crit = AutoTermCriterion()
+    dec = crit.evaluate(history, make_space(d))
+    line = json.dumps(dec.to_dict())
+    assert Decision.from_dict(json.loads(line)) == dec
+    return {"n": n, "history_mb": traced / 2**20,
+            "history_pickle_mb": len(pickle.dumps(history)) / 2**20,
+            "decision_json_bytes": len(line)}
+
+
+# --------------------------------------------------------------------------- report
+def render(cost: list[dict[str, Any]], acc: list[dict[str, Any]], mem: list[dict[str, Any]],
+           args: argparse.Namespace, wall: float) -> str:
+    from ray_autoterm.criterion.regret import MAX_FIT
+
+    out = ["# One decision at cluster scale\n"]
+    out.append(
+        f"`python benchmarks/scale_decisions.py {' '.join(args.argv)}` — {os.cpu_count()} cores "
+        f"(shared), torch {torch.__version__}, one thread; d = {args.dim}, {FOLDS} folds, "
+        f"cap `MAX_FIT` = {MAX_FIT}; total wall time {wall:.0f} s. Code: {args.code}.\n")
+    out.append("## Cost of one decision (fresh process per row)\n")
+    out.append("Wall s (CPU s). *cold*: a fresh criterion on n trials; *warm*: the same criterion "
+               "on n + 1 trials. *exact*: the cap off (the GP on the whole best half), measured "
+               "in the same run; ratios are capped / exact. Peak RSS of the whole process "
+               "(Python, torch, the history, the GP).\n")
+    out.append("| n | n_fit | cold | warm | peak RSS MB | exact n_fit | exact cold | exact warm "
+               "| exact RSS MB | cold ratio | warm ratio |")
+    out.append("|---|---|---|---|---|---|---|---|---|---|---|")
+    by_n: dict[int, dict[bool, dict[str, Any]]] = {}
+    for r in cost:
+        by_n.setdefault(r["n"], {})[r["capped"]] = r
+
+    def cell(r: dict[str, Any] | None, k: str) -> str:
+        if r is None:
+            return "—"
+        if "timeout" in r:
+            return f"> {r['timeout']:.0f} s"
+        if "failed" in r:
+            return "failed"
+        return f"{r[k]['wall']:.2f} ({r[k]['cpu']:.2f})"
+
+    for n in sorted(by_n):
+        c, e = by_n[n].get(True), by_n[n].get(False)
+        ok = lambda r: r is not None and "cold" in r  # noqa: E731
+        ratio = lambda k: (f"{c[k]['cpu'] / e[k]['cpu']:.2f}"  # noqa: E731
+                           if ok(c) and ok(e) else "—")
+        out.append(
+            f"| {n} | {c['cold']['num_fit'] if ok(c) else '—'} | {cell(c, 'cold')} | "
+            f"{cell(c, 'warm')} | {c['rss_peak_mb']:.0f} | "
+            f"{e['cold']['num_fit'] if ok(e) else '—'} | {cell(e, 'cold')} | {cell(e, 'warm')} | "
+            f"{e['rss_peak_mb'] if ok(e) else float('nan'):.0f} | {ratio('cold')} | "
+            f"{ratio('warm')} |" if ok(c) else f"| {n} | — | {cell(c, 'cold')} | — | — | — | "
+            f"{cell(e, 'cold')} | — | — | — | — |")
+    if acc:
+        names = [k for k in acc[0] if isinstance(acc[0][k], dict) and k != "exact"]
+        out.append("\n## The capped bound against the exact one\n")
+        out.append("Exact bound of Eq. 8 (LCB minimised, no screening) from a cold fit on each "
+                   "fit set; relative error against the GP on the whole best half, in % (> 0: "
+                   "larger bound, a later stop); seconds for fit + bound in parentheses.\n")
+        out.append("| n | best half | exact bound (s) | " + " | ".join(names) + " |")
+        out.append("|---|---|---|" + "---|" * len(names))
+        for r in acc:
+            ex = r["exact"]["bound"]
+            cells = [f"{100 * (r[k]['bound'] - ex) / ex:+.1f}% ({r[k]['s']:.1f})" for k in names]
+            out.append(f"| {r['n']} | {r['n_half']} | {ex:.4f} ({r['exact']['s']:.1f}) | "
+                       + " | ".join(cells) + " |")
+    if mem:
+        out.append("\n## Memory of the history and the decision log\n")
+        out.append("| n | history (traced MB) | history pickle MB | one decision's JSON line "
+                   "(bytes) |")
+        out.append("|---|---|---|---|")
+        for r in mem:
+            out.append(f"| {r['n']} | {r['history_mb']:.1f} | {r['history_pickle_mb']:.2f} | "
+                       f"{r['decision_json_bytes']} |")
+    return "\n".join(out) + "\n"
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--child", help=argparse.SUPPRESS)
+    p.add_argument("--ns", type=int, nargs="+", default=[500, 1000, 2000, 3000, 5000, 10_000])
+    p.add_argument("--exact-max", type=int, default=3000,
+                   help="largest n also run with the cap off (the baseline)")
+    p.add_argument("--acc-ns", type=int, nargs="*", default=[1500, 2000, 3000])
+    p.add_argument("--mem-ns", type=int, nargs="*", default=[1000, 10_000])
+    p.add_argument("--dim", type=int, default=6)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--timeout", type=float, default=300.0, help="per child process (s)")
+    p.add_argument("--out", default=str(Path(__file__).parent / "results" / "scale_decisions.md"))
+    args = p.parse_args(argv)
+    torch.set_num_threads(1)
+    if args.child:
+        n, d, seed, capped = json.loads(args.child)
+        print(json.dumps(cost_child(n, d, seed, capped)))
+        return 0
+    args.argv = sys.argv[1:] if argv is None else argv
+    args.code = _bench.describe(_bench.provenance())
+    t0 = time.perf_counter()
+    cost: list[dict[str, Any]] = []
+    for n in args.ns:
+        for capped in ([True, False] if n <= args.exact_max else [True]):
+            r = run_child(n, args.dim, args.seed, capped, args.timeout)
+            cost.append(r)
+            print(json.dumps(r), flush=True)
+    acc = []
+    for n in args.acc_ns:
+        acc.append(accuracy(n, args.dim, args.seed))
+        print(json.dumps(acc[-1]), flush=True)
+    mem = [memory(n, args.dim, args.seed) for n in args.mem_ns]
+    _bench.write_report(render(cost, acc, mem, args, time.perf_counter() - t0), args.out)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
