@@ -2,7 +2,7 @@
 """One decision at cluster scale: time, memory and the capped bound against the exact one.
 
 Synthetic 5-fold CV objective (a noisy quadratic on ``[0, 1]^d``, ``d = 6`` by default, as in
-``overhead.py``), trials in completion order. Three tables:
+``overhead.py``), trials in completion order. Four tables:
 
 * **Cost.** For each n, in a fresh process: a :class:`History` of n trials, a fresh
   :class:`AutoTermCriterion` evaluated on it (*cold*: the GP fitted from scratch), then on n + 1
@@ -17,6 +17,9 @@ Synthetic 5-fold CV objective (a noisy quadratic on ``[0, 1]^d``, ``d = 6`` by d
   conditioned on all* (the cap's hyperparameters, the GP conditioned on the whole best half).
   Relative error ``(bound - exact) / exact`` in %, > 0 is conservative (a later stop), and the
   seconds each took.
+* **Stop trial on replays.** The recorded runs of ``quality.py`` (100 trials each) replayed
+  through the criterion after every trial, exact and with the cap forced down to
+  ``--replay-cap`` (the default cap never engages below 1,002 trials).
 * **Memory of the history and the decision log.** The traced allocation of a history of n
   trials (configs, folds), its pickle, and the size of one decision's JSON line at each n
   (constant: the log grows linearly).
@@ -28,6 +31,7 @@ Synthetic 5-fold CV objective (a noisy quadratic on ``[0, 1]^d``, ``d = 6`` by d
 from __future__ import annotations
 
 import argparse
+import glob
 import json
 import os
 import pickle
@@ -162,6 +166,27 @@ def accuracy(n: int, d: int, seed: int) -> dict[str, Any]:
     return out
 
 
+# --------------------------------------------------------------------------- replays
+def replay(path: str, cap: int | None) -> int | None:
+    """First trial count at which the criterion (evaluated after every trial) stops on a
+    recorded run (``quality.py``'s ``runs-*.json``), with ``MAX_FIT = cap``."""
+    import ray_autoterm.criterion.regret as regret
+    from ray_autoterm.criterion.terminator import AutoTermCriterion
+    from ray_autoterm.history import History
+
+    trials = json.loads(Path(path).read_text())["trials"]
+    saved, regret.MAX_FIT = regret.MAX_FIT, cap
+    try:
+        crit, history = AutoTermCriterion(), History()
+        for i, trial in enumerate(trials):
+            history.add(str(i), trial["config"], trial["fold_losses"])
+            if i + 1 >= crit.min_trials and crit.evaluate(history).should_stop:
+                return i + 1
+        return None
+    finally:
+        regret.MAX_FIT = saved
+
+
 # --------------------------------------------------------------------------- memory
 def memory(n: int, d: int, seed: int) -> dict[str, Any]:
     from ray_autoterm.criterion.decision import Decision
@@ -198,7 +223,8 @@ def _cost_cells(r: dict[str, Any] | None) -> list[str]:
 
 
 def render(cost: list[dict[str, Any]], acc: list[dict[str, Any]], mem: list[dict[str, Any]],
-           args: argparse.Namespace, wall: float) -> str:
+           args: argparse.Namespace, wall: float,
+           replays: list[dict[str, Any]] | None = None) -> str:
     from ray_autoterm.criterion.regret import MAX_FIT
 
     out = ["# One decision at cluster scale\n"]
@@ -239,6 +265,24 @@ def render(cost: list[dict[str, Any]], acc: list[dict[str, Any]], mem: list[dict
             cells = [f"{100 * (r[k]['bound'] - ex) / ex:+.1f}% ({r[k]['s']:.1f})" for k in names]
             out.append(f"| {r['n']} | {r['n_half']} | {ex:.4f} ({r['exact']['s']:.1f}) | "
                        + " | ".join(cells) + " |")
+    if replays:
+        same = sum(r["exact"] == r["capped"] for r in replays)
+        diffs = [r["capped"] - r["exact"] for r in replays
+                 if r["exact"] is not None and r["capped"] is not None]
+        out.append("\n## Stop trial on recorded runs, the cap forced low\n")
+        out.append(
+            f"The recorded runs stop within their 100-200 trials, where the default cap "
+            f"({MAX_FIT}) never engages (their stop trials are unchanged: "
+            f"`tests/test_scale.py`). To see what a cap does to the stop, the same replays "
+            f"(the criterion after every trial) with `MAX_FIT = {args.replay_cap}`, which "
+            f"engages from n = {2 * args.replay_cap + 2}: the same stop trial in {same} of "
+            f"{len(replays)} runs; capped − exact over the runs where both stop: "
+            + (f"mean {np.mean(diffs):+.1f}, min {min(diffs):+d}, max {max(diffs):+d}."
+               if diffs else "none.") + "\n")
+        out.append("| run | exact stop | capped stop |")
+        out.append("|---|---|---|")
+        for r in replays:
+            out.append(f"| {r['run']} | {r['exact'] or 'never'} | {r['capped'] or 'never'} |")
     if mem:
         out.append("\n## Memory of the history and the decision log\n")
         out.append("| n | history (traced MB) | history pickle MB | one decision's JSON line "
@@ -253,11 +297,14 @@ def render(cost: list[dict[str, Any]], acc: list[dict[str, Any]], mem: list[dict
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--child", help=argparse.SUPPRESS)
-    p.add_argument("--ns", type=int, nargs="+", default=[500, 1000, 2000, 3000, 5000, 10_000])
+    p.add_argument("--ns", type=int, nargs="*", default=[500, 1000, 2000, 3000, 5000, 10_000])
     p.add_argument("--exact-max", type=int, default=3000,
                    help="largest n also run with the cap off (the baseline)")
     p.add_argument("--acc-ns", type=int, nargs="*", default=[1500, 2000, 3000])
     p.add_argument("--mem-ns", type=int, nargs="*", default=[1000, 10_000])
+    p.add_argument("--replay-runs", default=str(Path(__file__).parent / "results" / "runs-*.json"),
+                   help="recorded runs to replay (a glob; empty: none)")
+    p.add_argument("--replay-cap", type=int, default=20)
     p.add_argument("--dim", type=int, default=6)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--timeout", type=float, default=300.0, help="per child process (s)")
@@ -281,8 +328,14 @@ def main(argv: list[str] | None = None) -> int:
     for n in args.acc_ns:
         acc.append(accuracy(n, args.dim, args.seed))
         print(json.dumps(acc[-1]), flush=True)
+    replays = []
+    for path in sorted(glob.glob(args.replay_runs)) if args.replay_runs else []:
+        replays.append({"run": Path(path).stem, "exact": replay(path, None),
+                        "capped": replay(path, args.replay_cap)})
+        print(json.dumps(replays[-1]), flush=True)
     mem = [memory(n, args.dim, args.seed) for n in args.mem_ns]
-    _bench.write_report(render(cost, acc, mem, args, time.perf_counter() - t0), args.out)
+    _bench.write_report(render(cost, acc, mem, args, time.perf_counter() - t0, replays),
+                        args.out)
     return 0
 
 
