@@ -170,7 +170,9 @@ def fit_gp(
                 model.load_state_dict(compatible, strict=False)
             if refit or not warm_start:
                 mll = ExactMarginalLogLikelihood(model.likelihood, model)
-                options = {"optimizer_kwargs": {"options": WARM_FIT_OPTIONS}} if warm_start else {}
+                options: dict[str, Any] = (
+                    {"optimizer_kwargs": {"options": WARM_FIT_OPTIONS}} if warm_start else {}
+                )
                 fit_gpytorch_mll(mll, **options)
     except Exception as exc:  # ModelFittingError, linear-algebra errors, ...
         raise GPFitError(f"The GP fit failed on {X.shape[0]} observations: {exc}") from exc
