@@ -31,6 +31,7 @@ Synthetic 5-fold CV objective (a noisy quadratic on ``[0, 1]^d``, ``d = 6`` by d
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import glob
 import json
 import os
@@ -201,9 +202,18 @@ def memory(n: int, d: int, seed: int) -> dict[str, Any]:
     dec = crit.evaluate(history, make_space(d))
     line = json.dumps(dec.to_dict())
     assert Decision.from_dict(json.loads(line)) == dec
+    # n decisions as a stopper keeps them (one per completed trial at most): each with its own
+    # reason and fold list; the incumbent's config is the history's own dict, as in a real one.
+    tracemalloc.start()
+    decisions = [dataclasses.replace(dec, num_trials=i, reason=f"{dec.reason} {i}",
+                                     incumbent_fold_scores=list(dec.incumbent_fold_scores or []))
+                 for i in range(n)]
+    kept, _ = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    del decisions
     return {"n": n, "history_mb": traced / 2**20,
             "history_pickle_mb": len(pickle.dumps(history)) / 2**20,
-            "decision_json_bytes": len(line)}
+            "decisions_mb": kept / 2**20, "decision_json_bytes": len(line)}
 
 
 # --------------------------------------------------------------------------- report
@@ -285,12 +295,16 @@ def render(cost: list[dict[str, Any]], acc: list[dict[str, Any]], mem: list[dict
             out.append(f"| {r['run']} | {r['exact'] or 'never'} | {r['capped'] or 'never'} |")
     if mem:
         out.append("\n## Memory of the history and the decision log\n")
-        out.append("| n | history (traced MB) | history pickle MB | one decision's JSON line "
-                   "(bytes) |")
-        out.append("|---|---|---|---|")
+        out.append("Traced allocations (`tracemalloc`) of a `History` of n trials (configs, 5 "
+                   "folds) and of n `Decision`s as the stopper keeps them (one per completed "
+                   "trial at most); the log appends one JSON line per decision.\n")
+        out.append("| n | history (traced MB) | history pickle MB | n decisions (traced MB) | "
+                   "one decision's JSON line (bytes) | log of n decisions (MB) |")
+        out.append("|---|---|---|---|---|---|")
         for r in mem:
             out.append(f"| {r['n']} | {r['history_mb']:.1f} | {r['history_pickle_mb']:.2f} | "
-                       f"{r['decision_json_bytes']} |")
+                       f"{r['decisions_mb']:.1f} | {r['decision_json_bytes']} | "
+                       f"{r['n'] * (r['decision_json_bytes'] + 1) / 2**20:.1f} |")
     return "\n".join(out) + "\n"
 
 
