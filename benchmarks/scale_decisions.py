@@ -2,7 +2,7 @@
 """One decision at cluster scale: time, memory and the capped bound against the exact one.
 
 Synthetic 5-fold CV objective (a noisy quadratic on ``[0, 1]^d``, ``d = 6`` by default, as in
-``overhead.py``), trials in completion order. Four tables:
+``overhead.py``), trials in completion order. Five tables:
 
 * **Cost.** For each n, in a fresh process: a :class:`History` of n trials, a fresh
   :class:`AutoTermCriterion` evaluated on it (*cold*: the GP fitted from scratch), then on n + 1
@@ -20,6 +20,8 @@ Synthetic 5-fold CV objective (a noisy quadratic on ``[0, 1]^d``, ``d = 6`` by d
 * **Stop trial on replays.** The recorded runs of ``quality.py`` (100 trials each) replayed
   through the criterion after every trial, exact and with the cap forced down to
   ``--replay-cap`` (the default cap never engages below 1,002 trials).
+* **The synthetic stream** (``--stream-n``): the criterion every ``--stream-every`` trials past
+  the cap, capped and exact (up to ``--exact-max``): bounds side by side, first stop of each.
 * **Memory of the history and the decision log.** The traced allocation of a history of n
   trials (configs, folds), its pickle, and the size of one decision's JSON line at each n
   (constant: the log grows linearly).
@@ -168,6 +170,12 @@ def accuracy(n: int, d: int, seed: int) -> dict[str, Any]:
 
 
 # --------------------------------------------------------------------------- replays
+def regret_cap() -> int | None:
+    from ray_autoterm.criterion.regret import MAX_FIT
+
+    return MAX_FIT
+
+
 def replay(path: str, cap: int | None) -> int | None:
     """First trial count at which the criterion (evaluated after every trial) stops on a
     recorded run (``quality.py``'s ``runs-*.json``), with ``MAX_FIT = cap``."""
@@ -186,6 +194,33 @@ def replay(path: str, cap: int | None) -> int | None:
         return None
     finally:
         regret.MAX_FIT = saved
+
+
+def stream_replay(n: int, every: int, start: int, d: int, seed: int,
+                  cap: int | None) -> list[dict[str, Any]]:
+    """The criterion (``exact_bound=True``) every ``every`` trials from ``start`` to ``n`` on the
+    synthetic stream, with ``MAX_FIT = cap``: the bound, ε and the verdict at each."""
+    import ray_autoterm.criterion.regret as regret
+    from ray_autoterm.criterion.terminator import AutoTermCriterion
+
+    X, folds = make_trials(n, d, seed)
+    space = make_space(d)
+    saved, regret.MAX_FIT = regret.MAX_FIT, cap
+    rows = []
+    try:
+        crit = AutoTermCriterion(exact_bound=True)
+        history = make_history(X[:start - every], folds[:start - every])
+        for t in range(start, n + 1, every):
+            for i in range(t - every, t):
+                history.add(f"t{i:05d}", {f"x{j}": float(v) for j, v in enumerate(X[i])},
+                            [float(v) for v in folds[i]])
+            c0 = time.process_time()
+            dec = crit.evaluate(history, space)
+            rows.append({"t": t, "bound": dec.regret_bound, "error": dec.statistical_error,
+                         "stop": dec.should_stop, "cpu": time.process_time() - c0})
+    finally:
+        regret.MAX_FIT = saved
+    return rows
 
 
 # --------------------------------------------------------------------------- memory
@@ -234,7 +269,8 @@ def _cost_cells(r: dict[str, Any] | None) -> list[str]:
 
 def render(cost: list[dict[str, Any]], acc: list[dict[str, Any]], mem: list[dict[str, Any]],
            args: argparse.Namespace, wall: float,
-           replays: list[dict[str, Any]] | None = None) -> str:
+           replays: list[dict[str, Any]] | None = None,
+           stream: dict[str, list[dict[str, Any]]] | None = None) -> str:
     from ray_autoterm.criterion.regret import MAX_FIT
 
     out = ["# One decision at cluster scale\n"]
@@ -242,26 +278,29 @@ def render(cost: list[dict[str, Any]], acc: list[dict[str, Any]], mem: list[dict
         f"`python benchmarks/scale_decisions.py {' '.join(args.argv)}` — {os.cpu_count()} cores "
         f"(shared), torch {torch.__version__}, one thread; d = {args.dim}, {FOLDS} folds, "
         f"cap `MAX_FIT` = {MAX_FIT}; total wall time {wall:.0f} s. Code: {args.code}.\n")
-    out.append("## Cost of one decision (fresh process per row)\n")
-    out.append("Wall s (CPU s). *cold*: a fresh criterion on n trials; *warm*: the same criterion "
-               "on n + 1 trials (the stream's next trial: a cached GP when it is not among the "
-               "best); *enter*: then on n + 2, the last a new incumbent (the GP conditioned on new "
-               "data, the LCB minimised again; no hyperparameter refit, as between the fitter's "
-               "10% refits). *exact*: the cap off (the GP on the whole best half), measured "
-               "in the same run; ratios are capped / exact. Peak RSS of the whole process "
-               "(Python, torch, the history, the GP).\n")
-    out.append("| n | n_fit | cold | warm | enter | peak RSS MB | exact n_fit | exact cold | "
-               "exact warm | exact enter | exact RSS MB | cold ratio | warm ratio | enter ratio |")
-    out.append("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
-    by_n: dict[int, dict[bool, dict[str, Any]]] = {}
-    for r in cost:
-        by_n.setdefault(r["n"], {})[r["capped"]] = r
-    for n in sorted(by_n):
-        c, e = by_n[n].get(True), by_n[n].get(False)
-        ratios = [f"{c[k]['cpu'] / e[k]['cpu']:.2f}" if _ok(c) and _ok(e) else "—"
-                  for k in ("cold", "warm", "enter")]
-        out.append(f"| {n} | {' | '.join(_cost_cells(c))} | {' | '.join(_cost_cells(e))} | "
-                   f"{' | '.join(ratios)} |")
+    if cost:
+        out.append("## Cost of one decision (fresh process per row)\n")
+        out.append(
+            "Wall s (CPU s). *cold*: a fresh criterion on n trials; *warm*: the same criterion "
+            "on n + 1 trials (the stream's next trial: a cached GP when it is not among the "
+            "best); *enter*: then on n + 2, the last a new incumbent (the GP conditioned on new "
+            "data, the LCB minimised again; no hyperparameter refit, as between the fitter's "
+            "10% refits). *exact*: the cap off (the GP on the whole best half), measured "
+            "in the same run; ratios are capped / exact. Peak RSS of the whole process "
+            "(Python, torch, the history, the GP).\n")
+        out.append("| n | n_fit | cold | warm | enter | peak RSS MB | exact n_fit | exact cold | "
+                   "exact warm | exact enter | exact RSS MB | cold ratio | warm ratio | "
+                   "enter ratio |")
+        out.append("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+        by_n: dict[int, dict[bool, dict[str, Any]]] = {}
+        for r in cost:
+            by_n.setdefault(r["n"], {})[r["capped"]] = r
+        for n in sorted(by_n):
+            c, e = by_n[n].get(True), by_n[n].get(False)
+            ratios = [f"{c[k]['cpu'] / e[k]['cpu']:.2f}" if _ok(c) and _ok(e) else "—"
+                      for k in ("cold", "warm", "enter")]
+            out.append(f"| {n} | {' | '.join(_cost_cells(c))} | {' | '.join(_cost_cells(e))} | "
+                       f"{' | '.join(ratios)} |")
     if acc:
         names = [k for k in acc[0] if isinstance(acc[0][k], dict) and k != "exact"]
         out.append("\n## The capped bound against the exact one\n")
@@ -293,6 +332,24 @@ def render(cost: list[dict[str, Any]], acc: list[dict[str, Any]], mem: list[dict
         out.append("|---|---|---|")
         for r in replays:
             out.append(f"| {r['run']} | {r['exact'] or 'never'} | {r['capped'] or 'never'} |")
+    if stream:
+        capped, exact = stream["capped"], {r["t"]: r for r in stream.get("exact", [])}
+        first = {k: next((r["t"] for r in v if r["stop"]), None) for k, v in stream.items()}
+        out.append("\n## The synthetic stream replayed: bound and stop beyond the cap\n")
+        out.append(
+            f"The criterion (`exact_bound=True`) every {args.stream_every} trials from "
+            f"{args.stream_start} to {args.stream_n} on the cost table's stream, capped and (up "
+            f"to {args.exact_max}) exact: first stop capped "
+            f"{first['capped'] or 'never'}, exact {first.get('exact') or 'never'} (within "
+            f"{min(args.exact_max, args.stream_n)} trials). CPU s per decision in parentheses.\n")
+        out.append("| t | capped bound | ε | exact bound | capped / exact − 1 |")
+        out.append("|---|---|---|---|---|")
+        for r in capped:
+            e = exact.get(r["t"])
+            rel = f"{100 * (r['bound'] / e['bound'] - 1):+.1f}%" if e else "—"
+            eb = f"{e['bound']:.4f} ({e['cpu']:.1f})" if e else "—"
+            out.append(f"| {r['t']} | {r['bound']:.4f} ({r['cpu']:.1f}) | {r['error']:.4f} | "
+                       f"{eb} | {rel} |")
     if mem:
         out.append("\n## Memory of the history and the decision log\n")
         out.append("Traced allocations (`tracemalloc`) of a `History` of n trials (configs, 5 "
@@ -319,6 +376,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--replay-runs", default=str(Path(__file__).parent / "results" / "runs-*.json"),
                    help="recorded runs to replay (a glob; empty: none)")
     p.add_argument("--replay-cap", type=int, default=20)
+    p.add_argument("--stream-n", type=int, default=0,
+                   help="replay the synthetic stream up to this many trials (0: not)")
+    p.add_argument("--stream-every", type=int, default=100)
+    p.add_argument("--stream-start", type=int, default=1100)
     p.add_argument("--dim", type=int, default=6)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--timeout", type=float, default=300.0, help="per child process (s)")
@@ -347,9 +408,17 @@ def main(argv: list[str] | None = None) -> int:
         replays.append({"run": Path(path).stem, "exact": replay(path, None),
                         "capped": replay(path, args.replay_cap)})
         print(json.dumps(replays[-1]), flush=True)
+    stream: dict[str, list[dict[str, Any]]] = {}
+    if args.stream_n:
+        stream["capped"] = stream_replay(args.stream_n, args.stream_every, args.stream_start,
+                                         args.dim, args.seed, regret_cap())
+        print(json.dumps(stream["capped"]), flush=True)
+        stream["exact"] = stream_replay(min(args.exact_max, args.stream_n), args.stream_every,
+                                        args.stream_start, args.dim, args.seed, None)
+        print(json.dumps(stream["exact"]), flush=True)
     mem = [memory(n, args.dim, args.seed) for n in args.mem_ns]
-    _bench.write_report(render(cost, acc, mem, args, time.perf_counter() - t0, replays),
-                        args.out)
+    _bench.write_report(render(cost, acc, mem, args, time.perf_counter() - t0, replays,
+                               stream), args.out)
     return 0
 
 
