@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import pickle
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -101,3 +102,29 @@ def test_what_a_long_search_keeps_grows_linearly() -> None:
         pickles.append(len(pickle.dumps(history)))
     assert lines[1] < 1.1 * lines[0]
     assert pickles[1] < 11 * pickles[0]
+
+
+def test_history_can_be_read_while_another_thread_adds() -> None:
+    """The stopper's worker reads the history while Tune's thread records (a race seen at 300
+    results/s: "dictionary changed size during iteration")."""
+    history, errors, done = History(), [], threading.Event()
+
+    def read() -> None:
+        while not done.is_set():
+            try:
+                history.completed()
+                history.pruned()
+                list(history)
+            except RuntimeError as exc:  # pragma: no cover - the failure this test catches
+                errors.append(exc)
+                return
+
+    reader = threading.Thread(target=read)
+    reader.start()
+    try:
+        for i in range(30_000):
+            history.add(str(i), {"x": float(i)}, [0.1, 0.2])
+    finally:
+        done.set()
+        reader.join()
+    assert not errors and len(history.completed()) == 30_000
