@@ -197,18 +197,24 @@ def replay(path: str, cap: int | None) -> int | None:
 
 
 def stream_replay(n: int, every: int, start: int, d: int, seed: int,
-                  cap: int | None) -> list[dict[str, Any]]:
+                  cap: int | None, refit_growth: float = 0.0) -> list[dict[str, Any]]:
     """The criterion (``exact_bound=True``) every ``every`` trials from ``start`` to ``n`` on the
-    synthetic stream, with ``MAX_FIT = cap``: the bound, ε and the verdict at each."""
+    synthetic stream, with ``MAX_FIT = cap``: the bound, ε and the verdict at each.
+
+    By default (``refit_growth=0``) the hyperparameters are refitted (warm-started) at every
+    checkpoint: a stopper deciding after every trial refits them every 50 decisions on a capped
+    fit set, so over ``every`` = 250 new trials it would have refitted too. ``0.1`` is the
+    shipped fitter counting only these sparse decisions (stale hyperparameters)."""
     import ray_autoterm.criterion.regret as regret
     from ray_autoterm.criterion.terminator import AutoTermCriterion
+    from ray_autoterm.gp import GPFitter
 
     X, folds = make_trials(n, d, seed)
     space = make_space(d)
     saved, regret.MAX_FIT = regret.MAX_FIT, cap
     rows = []
     try:
-        crit = AutoTermCriterion(exact_bound=True)
+        crit = AutoTermCriterion(exact_bound=True, fitter=GPFitter(refit_growth=refit_growth))
         history = make_history(X[:start - every], folds[:start - every])
         for t in range(start, n + 1, every):
             for i in range(t - every, t):
@@ -337,7 +343,9 @@ def render(cost: list[dict[str, Any]], acc: list[dict[str, Any]], mem: list[dict
         first = {k: next((r["t"] for r in v if r["stop"]), None) for k, v in stream.items()}
         out.append("\n## The synthetic stream replayed: bound and stop beyond the cap\n")
         out.append(
-            f"The criterion (`exact_bound=True`) every {args.stream_every} trials from "
+            f"The criterion (`exact_bound=True`, `GPFitter(refit_growth="
+            f"{args.stream_refit_growth:g})`: 0 = hyperparameters refitted at each, warm-started) "
+            f"every {args.stream_every} trials from "
             f"{args.stream_start} to {args.stream_n} on the cost table's stream, capped and (up "
             f"to {args.exact_max}) exact: first stop capped "
             f"{first['capped'] or 'never'}, exact {first.get('exact') or 'never'} (within "
@@ -378,8 +386,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--replay-cap", type=int, default=20)
     p.add_argument("--stream-n", type=int, default=0,
                    help="replay the synthetic stream up to this many trials (0: not)")
-    p.add_argument("--stream-every", type=int, default=100)
-    p.add_argument("--stream-start", type=int, default=1100)
+    p.add_argument("--stream-every", type=int, default=250)
+    p.add_argument("--stream-start", type=int, default=1250)
+    p.add_argument("--stream-refit-growth", type=float, default=0.0,
+                   help="the replay's GPFitter(refit_growth=...): 0 refits at every checkpoint")
     p.add_argument("--dim", type=int, default=6)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--timeout", type=float, default=300.0, help="per child process (s)")
@@ -411,10 +421,12 @@ def main(argv: list[str] | None = None) -> int:
     stream: dict[str, list[dict[str, Any]]] = {}
     if args.stream_n:
         stream["capped"] = stream_replay(args.stream_n, args.stream_every, args.stream_start,
-                                         args.dim, args.seed, regret_cap())
+                                         args.dim, args.seed, regret_cap(),
+                                         args.stream_refit_growth)
         print(json.dumps(stream["capped"]), flush=True)
         stream["exact"] = stream_replay(min(args.exact_max, args.stream_n), args.stream_every,
-                                        args.stream_start, args.dim, args.seed, None)
+                                        args.stream_start, args.dim, args.seed, None,
+                                        args.stream_refit_growth)
         print(json.dumps(stream["exact"]), flush=True)
     mem = [memory(n, args.dim, args.seed) for n in args.mem_ns]
     _bench.write_report(render(cost, acc, mem, args, time.perf_counter() - t0, replays,
