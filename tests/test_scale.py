@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from ray_autoterm import gp
 from ray_autoterm.criterion import regret
 from ray_autoterm.criterion.regret import space_filling_subset, top_subset
 from ray_autoterm.criterion.terminator import AutoTermCriterion
@@ -128,3 +129,19 @@ def test_history_can_be_read_while_another_thread_adds() -> None:
         done.set()
         reader.join()
     assert not errors and len(history.completed()) == 30_000
+
+
+@pytest.mark.parametrize("rows_refit_min, refits", [(500, 1), (30, 2)])
+def test_fitter_refits_once_enough_rows_are_new(
+    monkeypatch: pytest.MonkeyPatch, rows_refit_min: int, refits: int
+) -> None:
+    """From ``ROWS_REFIT_MIN`` observations on, 10% new rows bring a refit after one fit (a
+    capped fit set whose composition moved); below, only the fits count, as before."""
+    monkeypatch.setattr(gp, "ROWS_REFIT_MIN", rows_refit_min)
+    rng = np.random.default_rng(0)
+    X = rng.random((35, 2))
+    y = ((X - 0.3) ** 2).sum(1)
+    fitter = gp.GPFitter()
+    fitter.fit(X[:30], y[:30])
+    fitter.fit(X[5:], y[5:])  # 5 of 30 rows new: 17% > 10%, one fit since the refit
+    assert (fitter.num_fits, fitter.num_refits) == (2, refits)
