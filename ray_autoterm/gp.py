@@ -44,6 +44,15 @@ WARM_FIT_OPTIONS: dict[str, Any] = {"ftol": 1e-6, "maxiter": 50}
 faster than scipy's defaults, with the regret bound within 2%."""
 
 
+ROWS_REFIT_MIN = 500
+"""From this many observations on, :class:`GPFitter` also refits once ``refit_growth`` of the
+rows are new since the last optimisation, however few fits that took. The bound's capped fit set
+(:data:`ray_autoterm.criterion.regret.MAX_FIT` = 500 rows) changes composition as a search goes
+on, and with decisions many trials apart the fit count alone kept stale hyperparameters: the
+capped bound drifted to +17% of the exact one at 3,000 trials
+(``benchmarks/results/scale_stream-stale.md``). Below, only fits are counted, as before."""
+
+
 _THREADS_LOCK = threading.Lock()
 _THREADS_USERS = 0
 _THREADS_SAVED = 1
@@ -170,7 +179,9 @@ def fit_gp(
                 model.load_state_dict(compatible, strict=False)
             if refit or not warm_start:
                 mll = ExactMarginalLogLikelihood(model.likelihood, model)
-                options = {"optimizer_kwargs": {"options": WARM_FIT_OPTIONS}} if warm_start else {}
+                options: dict[str, Any] = (
+                    {"optimizer_kwargs": {"options": WARM_FIT_OPTIONS}} if warm_start else {}
+                )
                 fit_gpytorch_mll(mll, **options)
     except Exception as exc:  # ModelFittingError, linear-algebra errors, ...
         raise GPFitError(f"The GP fit failed on {X.shape[0]} observations: {exc}") from exc
@@ -195,7 +206,8 @@ class GPFitter:
     dimension and were only conditioned on the new data, because fewer new data sets than
     ``refit_growth`` times the number of observations had been asked for since that
     optimisation (at ``refit_growth=0.1``: a refit every 2nd new data set at 20 observations,
-    every 50th at 500). One more observation barely moves the maximum of the
+    every 50th at 500) and, from :data:`ROWS_REFIT_MIN` observations on, fewer than that many
+    of the rows were new since then. One more observation barely moves the maximum of the
     marginal likelihood, while optimising it is most of a decision's cost (measured in
     ``benchmarks/overhead.py``: the exact regret bound within -2%..+9% of a full refit's
     and, where it moves up, conservatively so). The cache holds torch models and is dropped on
@@ -233,6 +245,7 @@ class GPFitter:
         self._cache: dict[str, Any] = {}
         self._warm: dict[tuple[Any, ...], dict[str, torch.Tensor]] = {}
         self._since_refit: dict[tuple[Any, ...], int] = {}  # data sets since the optimisation
+        self._refit_rows: dict[tuple[Any, ...], set[bytes]] = {}  # rows at the optimisation
         self._in_flight: dict[str, threading.Event] = {}
         self._lock = threading.Lock()
 
@@ -280,12 +293,17 @@ class GPFitter:
                     pending = self._in_flight[key] = threading.Event()
                     warm = self._warm.get(structure)
                     since = self._since_refit.get(structure, 0)
+                    seen = self._refit_rows.get(structure)
                     break
             # The same data are being fitted by another thread (the stopper's worker while the
             # searcher asks, say): wait for that fit instead of repeating it.
             # Then look again: a hit, or (if that fit failed) a fit of our own.
             pending.wait()
-        refit = warm is None or since + 1 >= self.refit_growth * len(y)
+        rows = {row.tobytes() for row in np.column_stack([X, y])}
+        refit = warm is None or since + 1 >= self.refit_growth * len(y) or (
+            len(y) >= ROWS_REFIT_MIN and seen is not None
+            and len(rows - seen) >= self.refit_growth * len(y)
+        )
         # Fit outside the lock: a fit of other data never waits for this one.
         try:
             model = fit_gp(X, y, warm_start=warm, refit=refit, yvar=yvar)
@@ -296,6 +314,7 @@ class GPFitter:
                     self.num_refits += 1
                     self._warm[structure] = hyperparameters(model)
                     self._since_refit[structure] = 0
+                    self._refit_rows[structure] = rows
                 else:
                     self._since_refit[structure] = since + 1
                 self._cache[key] = model

@@ -110,7 +110,7 @@ class RegretBoundEvaluator(GPImprovementEvaluator):
     def evaluate(self, observations: Observations, threshold: float) -> Improvement:
         losses, X, space = observations.losses, observations.X, observations.space
         yvar_all = self.noise_variances(observations.records)
-        idx = top_subset(losses, self.min_fit, self.fit_fraction)
+        idx = top_subset(losses, self.min_fit, self.fit_fraction, X)
         X_fit, y_fit = X[idx], losses[idx]
         yvar = None if yvar_all is None else yvar_all[idx]
         model = self.fit(X_fit, y_fit, "bound", yvar)

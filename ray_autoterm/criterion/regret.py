@@ -63,11 +63,113 @@ def top_subset_size(num_observations: int, min_size: int = 20, fraction: float =
     return min(n, max(min_size, int(math.floor(fraction * n))))
 
 
-def top_subset(losses: np.ndarray, min_size: int = 20, fraction: float = 0.5) -> np.ndarray:
-    """Indices of the ``n_fit`` smallest losses (stable order for ties)."""
+MAX_FIT: int | None = 500
+"""Most observations the bound's GP is fitted on (see :func:`top_subset`).
+
+An exact GP costs ``O(n_fit^3)`` per likelihood evaluation and ``O(n_fit^2)`` memory: at 1,000
+trials (500 fitted) a cold decision took 3-5 s, at 3,000 trials 37 s and 1.3 GB. Beyond
+``MAX_FIT`` the fit set is the ``MAX_FIT // 2`` best trials plus a space-filling subset of the
+rest of the best half (``benchmarks/scale_decisions.py`` measures the bound against the exact
+one). The cap engages only from ``n_fit > MAX_FIT`` (more than 1,001 trials at the default
+``fraction = 0.5``), so smaller searches are fitted exactly as the paper does. :func:`top_subset`
+reads it at each call: ``None`` turns the cap off (the exact GP on the whole best half)."""
+
+
+def space_filling_subset(
+    X: np.ndarray, size: int, start: np.ndarray | None = None
+) -> np.ndarray:
+    """Indices of ``size`` rows of ``X`` chosen greedily to be far from each other (maximin).
+
+    Farthest-point selection: each step takes the row whose Euclidean distance to the nearest
+    row chosen so far (or to ``start``) is largest; ties go to the first such row, so the result
+    is deterministic. Duplicates of chosen rows come last. Cost ``O(size · n · d)``.
+
+    Args:
+        X: ``n x d`` candidate rows (encoded space).
+        size: How many to choose (at most ``n``).
+        start: ``m x d`` rows already chosen (they count as neighbours, are not returned).
+
+    Returns:
+        ``min(size, n)`` row indices of ``X``, in the order chosen.
+
+    Example:
+        >>> X = np.array([[0.0], [0.1], [1.0], [0.5]])
+        >>> space_filling_subset(X, 2, start=np.array([[0.0]])).tolist()
+        [2, 3]
+    """
+    X = np.asarray(X, dtype=np.float64)
+    size = min(int(size), len(X))
+    if size <= 0:
+        return np.zeros(0, dtype=np.int64)
+    if start is not None and len(start):
+        start = np.asarray(start, dtype=np.float64)
+        # n x m distances in blocks, to keep the memory at O(n · block).
+        nearest = np.full(len(X), np.inf)
+        for i in range(0, len(start), 256):
+            block = start[i:i + 256]
+            dist = ((X[:, None, :] - block[None, :, :]) ** 2).sum(-1).min(1)
+            nearest = np.minimum(nearest, dist)
+    else:
+        nearest = np.full(len(X), np.inf)  # no reference: the first row comes first
+    chosen = np.empty(size, dtype=np.int64)
+    for k in range(size):
+        j = int(np.argmax(nearest))
+        chosen[k] = j
+        nearest = np.minimum(nearest, ((X - X[j]) ** 2).sum(-1))
+        nearest[j] = -np.inf  # never again
+    return chosen
+
+
+def top_subset(
+    losses: np.ndarray,
+    min_size: int = 20,
+    fraction: float = 0.5,
+    X: np.ndarray | None = None,
+    max_size: int | str | None = "auto",
+) -> np.ndarray:
+    """Indices of the bound's fit set: the ``n_fit`` smallest losses, capped at ``max_size``.
+
+    Up to ``max_size`` this is the paper's fit set, the ``n_fit`` smallest losses (stable order
+    for ties; see :func:`top_subset_size`). Beyond, with the encoded inputs ``X`` given, it is
+    the ``max_size // 2`` smallest losses plus a space-filling subset
+    (:func:`space_filling_subset`) of the rest of those ``n_fit``, ``max_size`` in all: the GP
+    stays exact where the incumbent and its rivals are and keeps seeing the whole region the
+    best half covers, at a fixed cost. Without ``X`` (or with ``max_size=None``) there is no
+    cap.
+
+    Args:
+        losses: ``n`` losses (minimisation).
+        min_size: The fit set holds at least this many (all if fewer).
+        fraction: ... and this fraction of the observations beyond that.
+        X: ``n x d`` encoded inputs of the same observations (needed for the cap).
+        max_size: The cap; ``"auto"`` is :data:`MAX_FIT` as it is at the call; ``None`` fits
+            the whole best fraction however large.
+
+    Returns:
+        Indices into ``losses``: the best first (in loss order), then the space-filling ones.
+
+    Example:
+        >>> top_subset([0.3, 0.1, 0.2], min_size=2).tolist()
+        [1, 2]
+        >>> X = np.linspace(0, 1, 8)[:, None]; losses = X[:, 0].copy()
+        >>> top_subset(losses, min_size=8, X=X, max_size=4).tolist()
+        [0, 1, 7, 4]
+    """
     losses = np.asarray(losses, dtype=np.float64).reshape(-1)
+    if max_size == "auto":
+        max_size = MAX_FIT
+    if max_size is not None:
+        max_size = check_positive_int("max_size", max_size, minimum=2)
     n_fit = top_subset_size(losses.size, min_size, fraction)
-    return np.argsort(losses, kind="stable")[:n_fit]
+    order = np.argsort(losses, kind="stable")[:n_fit]
+    if max_size is None or X is None or n_fit <= max_size:
+        return order
+    X = np.asarray(X, dtype=np.float64)
+    if X.ndim != 2 or len(X) != losses.size:
+        raise invalid("X", X.shape, f"an n x d array with n = {losses.size} rows")
+    best, rest = order[:max_size // 2], order[max_size // 2:]
+    picked = space_filling_subset(X[rest], max_size - len(best), X[best])
+    return np.concatenate([best, rest[picked]])
 
 
 @dataclasses.dataclass(frozen=True)
