@@ -18,6 +18,7 @@ from ray.tune.stopper import Stopper
 
 from ray_autoterm._validation import check_key, check_mode, check_positive_int
 from ray_autoterm.criterion.decision import Decision
+from ray_autoterm.criterion.error_evaluators import HoldoutErrorEvaluator, StaticErrorEvaluator
 from ray_autoterm.criterion.terminator import AutoTermCriterion
 from ray_autoterm.errors import SearchSpaceError, invalid
 from ray_autoterm.space import SearchSpace
@@ -90,9 +91,18 @@ class AutoTermStopper(Stopper):
     them is usable, the objective cannot feed the criterion: the stopper logs an error and stops
     the experiment with a decision saying why.
 
+    **One validation set** (no k-fold): trials that report with
+    :func:`~ray_autoterm.report_holdout` (``holdout_mean``, ``holdout_se``, ``holdout_n``) are
+    detected from their first result, and the error becomes the incumbent's standard error of
+    its mean validation loss, ``sd / sqrt(n)`` (:class:`~ray_autoterm.criterion.
+    HoldoutErrorEvaluator`; ``docs/holdout.md``). A trial's last result counts once it is done.
+    Users who compute the mean and its error themselves pass their keys: ``metric=`` (the mean)
+    and ``error_key=`` (its standard error).
+
     Args:
-        metric: A scalar result key, used only with ``threshold`` for objectives without
-            cross-validation (one value per trial, taken from the trial's final result).
+        metric: A scalar result key: with ``threshold``, the one value per trial of objectives
+            without cross-validation; with ``error_key``, the mean validation loss of one
+            validation set (each taken from the trial's final result).
         mode: ``"min"`` if the fold values are losses, ``"max"`` if they are scores. ``None``
             (default): taken from wherever the direction is declared: the trials' results
             (``report_cv_scores(..., mode=...)`` reports ``cv_mode``), Tune's ``TuneConfig`` /
@@ -109,6 +119,12 @@ class AutoTermStopper(Stopper):
         min_trials: No stop before this many completed trials with fold scores (``t_min``).
         val_train_ratio: ``n_val/n_train`` of your splits when they are not plain k-fold.
         threshold: A fixed error instead of Eq. 9 (no cross-validation needed).
+        error_key: With ``metric``: the result key of the standard error of ``metric`` (one
+            validation set whose error you compute yourself); default ``holdout_se`` (with
+            ``holdout_mean``, as :func:`~ray_autoterm.report_holdout` reports).
+        training_noise: One validation set only: ``τ``, the spread of the validation mean over
+            retraining (seeds, data order) that one split cannot see, added to the standard
+            error as ``sqrt(se² + τ²)`` (metric units; default 0, see ``docs/holdout.md``).
         delta: ``δ`` of ``β_t``.
         beta_scale: Multiplies ``β_t`` (0.2 is the paper's division by 5).
         let_running_finish: When the criterion fires, let trials already running finish (they
@@ -160,6 +176,8 @@ class AutoTermStopper(Stopper):
         min_trials: int = 20,
         val_train_ratio: float | None = None,
         threshold: float | None = None,
+        error_key: str | None = None,
+        training_noise: float = 0.0,
         delta: float = 0.1,
         beta_scale: float = 0.2,
         let_running_finish: bool = False,
@@ -185,15 +203,27 @@ class AutoTermStopper(Stopper):
                 + ")",
             )
         self.cv_scores_key = check_key("cv_scores_key", cv_scores_key)
+        if error_key is not None:
+            check_key("error_key", error_key)
+            if metric is None or threshold is not None:
+                raise invalid(
+                    "error_key", error_key,
+                    "None unless `metric` is given and `threshold` is not (`metric` names the "
+                    "mean validation loss, `error_key` its standard error)",
+                )
         if metric is not None:
             check_key("metric", metric)
-            if threshold is None:
+            if threshold is None and error_key is None:
                 raise invalid(
                     "metric", metric,
                     "None unless `threshold` is given (without cross-validation the error is a "
-                    "fixed threshold); fold losses are read from `cv_scores_key`",
+                    "fixed threshold) or `error_key` names the metric's standard error (one "
+                    "validation set); fold losses are read from `cv_scores_key`",
                 )
         self.metric = metric
+        self.error_key = error_key
+        self.training_noise = HoldoutErrorEvaluator(training_noise).training_noise  # validated
+        self._holdout = False  # the error is the incumbent's holdout SE (see _use_holdout)
         for name, value in (
             ("let_running_finish", let_running_finish), ("background", background),
             ("report_progress", report_progress),
@@ -260,6 +290,9 @@ class AutoTermStopper(Stopper):
         self._state.cv_scores_key = self.cv_scores_key
         self._state.metric = self.metric
         self._state.single_value_ok = self.criterion.min_folds == 1
+        if self.error_key is not None and self.metric is not None:
+            self._state.holdout_mean_key, self._state.holdout_se_key = self.metric, self.error_key
+            self._state.single_value_ok = False  # `metric` is the holdout mean, not a threshold's
         self.criterion.fitter = self._state.fitter
 
     @property
@@ -312,7 +345,8 @@ class AutoTermStopper(Stopper):
             ("duty_cycle", 0.25), ("max_lag", 4), ("give_up_after", 10), ("_ended", set()),
             ("_started", set()), ("_decided_count", 0), ("_missed_calls", 0),
             ("_next_milestone", 10), ("run_id", uuid.uuid4().hex[:12]), ("_any_usable", False),
-            ("_mode_claims", {}), ("max_hold_share", 0.05),
+            ("_mode_claims", {}), ("max_hold_share", 0.05), ("error_key", None),
+            ("training_noise", 0.0), ("_holdout", False),
         ):
             self.__dict__.setdefault(key, default)
         self.decisions = [Decision.from_dict(d) for d in state["decisions"]]
@@ -438,6 +472,8 @@ class AutoTermStopper(Stopper):
             before = self._state.num_completed
             self._state.ingest(trial_id, result)
             count = self._state.num_completed
+        if self._state.holdout_seen and not self._holdout:
+            self._use_holdout()
         if done:
             self._on_trial_end(trial_id, error=False)
         if count > before and self._state.fired is None:
@@ -454,6 +490,23 @@ class AutoTermStopper(Stopper):
                 self._worker.request(count)
             else:
                 self._decide(count)
+
+    def _use_holdout(self) -> None:
+        """The trials report one validation set: compare the bound with the incumbent's holdout
+        standard error from now on (the one place the error evaluator is switched). A fixed
+        ``threshold`` stays as it is."""
+        with self._decide_lock:
+            self._holdout = True
+            if isinstance(self.criterion.error_evaluator, StaticErrorEvaluator):
+                return
+            self.criterion.error_evaluator = HoldoutErrorEvaluator(self.training_noise)
+            self._state.single_value_ok = False
+        logger.info(
+            "ray-autoterm: the trials report one validation set (`%s`, `%s`): the statistical "
+            "error is the incumbent's standard error of its mean validation loss, sd/sqrt(n)%s.",
+            self._state.holdout_mean_key, self._state.holdout_se_key,
+            f", with training noise {self.training_noise:g}" if self.training_noise else "",
+        )
 
     def _record(self, decision: Decision) -> None:
         pruned = self._state.pruned()  # by a linked FoldPruningScheduler
