@@ -176,3 +176,32 @@ def test_bad_per_example_losses_warn_once_and_leave_the_trial_out(ray_local, tmp
     assert all(tid in stopper.history for tid in bad_ids), "the bad trials are recorded"
     warnings = [m for m in log.messages if "there is no statistical error" in m]
     assert len(warnings) == 1, warnings
+
+
+def holdout_epochs(config: dict) -> None:
+    """Eight epochs; the loss falls with the epoch towards the config's true loss."""
+    from ray_autoterm.tune import report_holdout
+
+    base = example_losses(config)
+    for epoch in range(1, 9):
+        report_holdout(base + 0.2 / epoch, epoch=epoch)
+
+
+def test_asha_over_epochs_fires_before_all_trials_started(ray_local, tmp_path):
+    from ray.tune.schedulers import ASHAScheduler
+
+    stopper = AutoTermStopper(let_running_finish=True)  # zero-argument but for that
+    scheduler = ASHAScheduler(metric="holdout_mean", mode="min", max_t=8, grace_period=1,
+                              reduction_factor=2)
+    grid = tune.Tuner(
+        holdout_epochs, param_space=SPACE,
+        tune_config=tune.TuneConfig(num_samples=60, scheduler=scheduler,
+                                    max_concurrent_trials=2, reuse_actors=True),
+        run_config=tune.RunConfig(stop=stopper, storage_path=str(tmp_path), name="asha",
+                                  verbose=0),
+    ).fit()
+    assert stopper.fired is not None and stopper.fired.error_source == "holdout", (
+        stopper.decisions[-1].reason if stopper.decisions else "no decision")
+    assert len(grid) < 60, "the stop came before all 60 trials had started"
+    inc = stopper.history[stopper.fired.incumbent_trial_id]
+    assert inc.holdout_n == N_VAL

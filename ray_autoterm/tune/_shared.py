@@ -250,20 +250,40 @@ class SharedState:
         n_raw = result.get(HOLDOUT_N_KEY)
         n = int(n_raw) if isinstance(n_raw, (int, float)) and not isinstance(n_raw, bool) and (
             math.isfinite(n_raw)) else None
-        if done and not (math.isfinite(mean) and math.isfinite(se) and se >= 0):
-            why = ("no validation examples" if n == 0 else "a single validation example"
-                   if n == 1 else "non-finite per-example losses or error")
-            self._problem(
-                trial_id, f"holdout with {why}",
-                f"Trial {trial_id} reported `{self.holdout_mean_key}` = {mean} and "
-                f"`{self.holdout_se_key}` = {se} (n={n}): {why}, so there is no statistical "
-                "error; the stopper leaves such trials out. Report every validation example's "
-                "loss (report_holdout(per_example_losses)), all finite. (Said once; later "
-                "trials like it are counted, not logged.)",
-                kind="bad-holdout",
-            )
+        if done:
+            self._check_holdout(trial_id, mean, se, n)
         return self.history.add(trial_id, config, [mean], None, complete=done,
                                 holdout_se=se, holdout_n=n)
+
+    def end_holdout(self, trial_id: str) -> bool:
+        """A trial reporting one validation set ended without a ``done`` result (a scheduler
+        such as ASHA stopped it, at its last rung or an earlier one): its last report becomes
+        its complete record. Returns whether the history changed."""
+        with self.lock:
+            rec = self.history[trial_id] if trial_id in self.history else None  # noqa: SIM401
+            if rec is None or rec.complete or rec.pruned or rec.holdout_se is None:
+                return False
+            self._check_holdout(trial_id, rec.value, rec.holdout_se, rec.holdout_n)
+            changed = self.history.add(trial_id, rec.config, rec.fold_scores, None,
+                                       complete=True, holdout_se=rec.holdout_se,
+                                       holdout_n=rec.holdout_n)
+            self._note_completion(trial_id)
+            return changed
+
+    def _check_holdout(self, trial_id: str, mean: float, se: float, n: int | None) -> None:
+        if math.isfinite(mean) and math.isfinite(se) and se >= 0:
+            return
+        why = ("no validation examples" if n == 0 else "a single validation example"
+               if n == 1 else "non-finite per-example losses or error")
+        self._problem(
+            trial_id, f"holdout with {why}",
+            f"Trial {trial_id} reported `{self.holdout_mean_key}` = {mean} and "
+            f"`{self.holdout_se_key}` = {se} (n={n}): {why}, so there is no statistical "
+            "error; the stopper leaves such trials out. Report every validation example's "
+            "loss (report_holdout(per_example_losses)), all finite. (Said once; later "
+            "trials like it are counted, not logged.)",
+            kind="bad-holdout",
+        )
 
     def ended_partial(self, trial_id: str) -> tuple[int, int] | None:
         """``(folds in, folds announced)`` for a streamed trial that has not sent all its

@@ -425,6 +425,10 @@ class AutoTermStopper(Stopper):
         events.on_callback_result(self, trial_id, result, storage)
 
     def _on_trial_end(self, trial_id: str, error: bool, message: str = "") -> None:
+        if not error:  # one validation set: a trial's last report counts once it ends
+            before = self._state.num_completed
+            if self._state.end_holdout(trial_id):
+                self._request_decision(before)
         events.on_trial_end(self, trial_id, error, message)
 
     def _on_experiment_end(self) -> None:
@@ -476,6 +480,12 @@ class AutoTermStopper(Stopper):
             self._use_holdout()
         if done:
             self._on_trial_end(trial_id, error=False)
+        self._request_decision(before, count)
+
+    def _request_decision(self, before: int, count: int | None = None) -> None:
+        """Decide (or ask the worker to) if trials completed since the count ``before``."""
+        if count is None:
+            count = self._state.num_completed
         if count > before and self._state.fired is None:
             if not self.mode_known:
                 raise invalid(
