@@ -187,6 +187,11 @@ def holdout_epochs(config: dict) -> None:
         report_holdout(base + 0.2 / epoch, epoch=epoch)
 
 
+@pytest.mark.xfail(strict=True, reason=(
+    "issue 15 item 3 (fidelity, the lead's): a trial ASHA cuts counts with its last epoch's "
+    "loss, 0.2/epoch above its final one, so the GP's learned noise keeps the bound near 0.1 "
+    "against a holdout SE of 0.011; remove this mark once cut trials are compared at a common "
+    "fidelity"))
 def test_asha_over_epochs_fires_before_all_trials_started(ray_local, tmp_path):
     from ray.tune.schedulers import ASHAScheduler
 
