@@ -106,7 +106,8 @@ def main(argv: list[str] | None = None) -> int:
             metric="holdout_mean", mode="min", time_attr="training_iteration", max_t=epochs,
             grace_period=1, reduction_factor=2)
     # Linked: one history and one GP fitter; the error is detected from the results.
-    searcher = AutoTermSearcher(SPACE, seed=args.seed)
+    constants = {"epochs": epochs, "seed": args.seed, "use_gpu": args.gpus_per_trial > 0}
+    searcher = AutoTermSearcher({**SPACE, **constants}, seed=args.seed)  # constants: no GP dim
     stopper = AutoTermStopper(searcher=searcher, let_running_finish=True, seed=args.seed)
     reporter = tune.CLIReporter(
         metric_columns={"holdout_mean": "val. log loss", "epoch": "epoch",
@@ -116,8 +117,6 @@ def main(argv: list[str] | None = None) -> int:
     )
     tuner = tune.Tuner(
         tune.with_resources(trainable, {"cpu": 1, "gpu": args.gpus_per_trial}),
-        param_space={**SPACE, "epochs": epochs, "seed": args.seed,
-                     "use_gpu": args.gpus_per_trial > 0},
         tune_config=tune.TuneConfig(search_alg=searcher, num_samples=args.num_samples,
                                     scheduler=scheduler,
                                     max_concurrent_trials=args.max_concurrent,

@@ -1,12 +1,17 @@
-"""One validation set (holdout): report_holdout, the holdout error and the stopper's switch to it."""
+"""One validation set (holdout): report_holdout, its error and the stopper's switch to it."""
 
 from __future__ import annotations
 
 import logging
 import math
+import os
 import pickle
 import sys
 import zlib
+
+# Train V2's controller polls its workers every 2 s by default; set before this session's Ray
+# starts (as tests/test_train.py does), so the controller processes inherit it.
+os.environ.setdefault("RAY_TRAIN_HEALTH_CHECK_INTERVAL_S", "0.2")
 
 import numpy as np
 import pytest
@@ -210,3 +215,61 @@ def test_asha_over_epochs_fires_before_all_trials_started(ray_local, tmp_path):
     assert len(grid) < 60, "the stop came before all 60 trials had started"
     inc = stopper.history[stopper.fired.incumbent_trial_id]
     assert inc.holdout_n == N_VAL
+
+
+# ----------------------------------------------------------------- Ray Train (V2)
+def train_holdout(config: dict) -> dict:
+    """Train worker: a logistic regression in torch; returns its per-example validation losses
+    (and reports its mean with ray.train.report, as a Train user would)."""
+    import ray.train
+    import torch
+    from sklearn.datasets import make_classification
+
+    X, y = make_classification(n_samples=3000, n_features=10, random_state=0)
+    Xt, Xv = (torch.tensor(part, dtype=torch.float32) for part in (X[:1000], X[1000:]))
+    yt, yv = (torch.tensor(part, dtype=torch.float32) for part in (y[:1000], y[1000:]))
+    torch.manual_seed(0)
+    model = torch.nn.Linear(X.shape[1], 1)
+    opt = torch.optim.SGD(model.parameters(), lr=config["lr"])
+    loss_fn = torch.nn.BCEWithLogitsLoss()
+    for _ in range(20):
+        opt.zero_grad()
+        loss_fn(model(Xt).squeeze(-1), yt).backward()
+        opt.step()
+    with torch.no_grad():
+        losses = torch.nn.functional.binary_cross_entropy_with_logits(
+            model(Xv).squeeze(-1), yv, reduction="none")
+    ray.train.report({"val_loss": float(losses.mean())})
+    return {"val_losses": losses.tolist()}
+
+
+def tune_holdout_with_trainer(config: dict) -> None:
+    from ray.train import RunConfig, ScalingConfig
+    from ray.train.torch import TorchTrainer
+
+    from ray_autoterm.tune import holdout_with_trainer
+
+    trial_id = tune.get_context().get_trial_id()
+    holdout_with_trainer(lambda: TorchTrainer(
+        train_holdout, train_loop_config={"lr": config["lr"]},
+        scaling_config=ScalingConfig(num_workers=1),
+        run_config=RunConfig(name=f"{trial_id}-holdout", storage_path=config["storage"])))
+
+
+def test_a_torch_trainer_per_trial_feeds_the_holdout_error(ray_local, tmp_path):
+    space = {"lr": tune.loguniform(1e-2, 1.0)}
+    stopper = AutoTermStopper(param_space=space, background=False, min_trials=2)
+    grid = tune.Tuner(
+        tune.with_resources(tune_holdout_with_trainer, {"cpu": 0.5}),
+        param_space={**space, "storage": str(tmp_path / "train")},
+        tune_config=tune.TuneConfig(num_samples=2, max_concurrent_trials=1, reuse_actors=True),
+        run_config=tune.RunConfig(stop=stopper, storage_path=str(tmp_path), name="train",
+                                  verbose=0),
+    ).fit()
+    assert not grid.errors, grid.errors
+    for result in grid:
+        assert result.metrics["holdout_n"] == 2000 and 0 < result.metrics["holdout_se"] < 0.1
+    last = stopper.decisions[-1]
+    assert last.num_trials == 2 and last.error_source == "holdout"
+    inc = stopper.history[last.incumbent_trial_id]
+    assert last.statistical_error == pytest.approx(inc.holdout_se)

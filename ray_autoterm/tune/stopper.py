@@ -569,7 +569,9 @@ class AutoTermStopper(Stopper):
             "Incumbent: trial %s, mean %s = %.6g, config %s.",
             decision.num_trials, extra, "s" * (extra != 1), decision.regret_bound,
             decision.statistical_error,
-            decision.incumbent_trial_id, self.cv_scores_key, decision.incumbent_value,
+            decision.incumbent_trial_id,
+            self._state.holdout_mean_key if self._holdout else self.cv_scores_key,
+            decision.incumbent_value,
             decision.incumbent_config,
         )
 
