@@ -39,7 +39,7 @@ PROGRESS_KEY = "autoterm"
 """Prefix of the progress metrics added to every result (``autoterm/regret_bound``, ...)."""
 
 _RUNTIME = ("_lock", "_decide_lock", "_worker", "_last_result", "_recent_ended", "_bound",
-            "_has_callback")
+            "_has_callback", "_requested")
 
 
 class AutoTermStopper(Stopper):
@@ -331,6 +331,7 @@ class AutoTermStopper(Stopper):
         self._recent_ended: OrderedDict[str, dict[str, Any]] = OrderedDict()
         self._bound = False
         self._has_callback = False
+        self._requested = self._decided_count  # the completion count last decided or requested
 
     def __getstate__(self) -> dict[str, Any]:
         state = self.__dict__.copy()
@@ -426,9 +427,9 @@ class AutoTermStopper(Stopper):
 
     def _on_trial_end(self, trial_id: str, error: bool, message: str = "") -> None:
         if not error:  # one validation set: a trial's last report counts once it ends
-            before = self._state.num_completed
-            if self._state.end_holdout(trial_id):
-                self._request_decision(before)
+            self._state.end_holdout(trial_id)
+        # Trials may also complete outside ``_observe`` (a linked searcher's final result).
+        self._request_decision()
         events.on_trial_end(self, trial_id, error, message)
 
     def _on_experiment_end(self) -> None:
@@ -473,33 +474,36 @@ class AutoTermStopper(Stopper):
             self._last_result[trial_id] = result
             if not done and trial_id not in self._ended:
                 self._active.add(trial_id)
-            before = self._state.num_completed
             self._state.ingest(trial_id, result)
-            count = self._state.num_completed
         if self._state.holdout_seen and not self._holdout:
             self._use_holdout()
         if done:
             self._on_trial_end(trial_id, error=False)
-        self._request_decision(before, count)
+        self._request_decision()
 
-    def _request_decision(self, before: int, count: int | None = None) -> None:
-        """Decide (or ask the worker to) if trials completed since the count ``before``."""
-        if count is None:
-            count = self._state.num_completed
-        if count > before and self._state.fired is None:
-            if not self.mode_known:
-                raise invalid(
-                    "mode", None,
-                    '"min" (the fold values are losses) or "max" (scores) -- nothing in this '
-                    "run says which: report with report_cv_scores(..., mode=...), or pass "
-                    "mode= to AutoTermStopper or to Tune (TuneConfig(metric=\"cv_mean\", "
-                    "mode=...)); ray-autoterm does not guess, since with the wrong one the "
-                    "incumbent would be the worst trial",
-                )
-            if self.background:
-                self._worker.request(count)
-            else:
-                self._decide(count)
+    def _request_decision(self) -> None:
+        """Decide (or ask the worker to) if trials completed since the last request, whoever
+        recorded them (this stopper, a linked searcher's final result, a trial's end)."""
+        count = self._state.num_completed
+        if count <= self._requested or self._state.fired is not None:
+            return
+        if not self.mode_known:
+            raise invalid(
+                "mode", None,
+                '"min" (the fold values are losses) or "max" (scores) -- nothing in this '
+                "run says which: report with report_cv_scores(..., mode=...), or pass "
+                "mode= to AutoTermStopper or to Tune (TuneConfig(metric=\"cv_mean\", "
+                "mode=...)); ray-autoterm does not guess, since with the wrong one the "
+                "incumbent would be the worst trial",
+            )
+        with self._lock:
+            if count <= self._requested:
+                return
+            self._requested = count
+        if self.background:
+            self._worker.request(count)
+        else:
+            self._decide(count)
 
     def _use_holdout(self) -> None:
         """The trials report one validation set: compare the bound with the incumbent's holdout
