@@ -273,3 +273,42 @@ def test_a_torch_trainer_per_trial_feeds_the_holdout_error(ray_local, tmp_path):
     assert last.num_trials == 2 and last.error_source == "holdout"
     inc = stopper.history[last.incumbent_trial_id]
     assert last.statistical_error == pytest.approx(inc.holdout_se)
+
+
+def own_keys_trainable(config: dict) -> None:
+    losses = example_losses(config)
+    tune.report({"val": float(losses.mean()), "val_se": float(losses.std(ddof=1) / 40.0)})
+
+
+def test_own_mean_and_error_keys_feed_the_holdout_error(ray_local, tmp_path):
+    stopper = AutoTermStopper(metric="val", error_key="val_se", param_space=SPACE,
+                              background=False, min_trials=3)
+    tune.Tuner(
+        own_keys_trainable, param_space=SPACE,
+        tune_config=tune.TuneConfig(num_samples=5, metric="val", mode="min",
+                                    max_concurrent_trials=1, reuse_actors=True),
+        run_config=tune.RunConfig(stop=stopper, storage_path=str(tmp_path), name="own",
+                                  verbose=0),
+    ).fit()
+    last = stopper.decisions[-1]
+    assert last.num_trials == 5 and last.error_source == "holdout"
+    losses = example_losses(last.incumbent_config)
+    assert last.statistical_error == pytest.approx(losses.std(ddof=1) / 40.0)
+    assert last.incumbent_value == pytest.approx(losses.mean())
+
+
+def test_the_switch_to_the_holdout_error_survives_pickling():
+    stopper = AutoTermStopper(param_space=SPACE, background=False, log_dir="", min_trials=50,
+                              training_noise=0.002)
+    for i in range(3):
+        config = {"a": 0.1 * i, "b": 0.5}
+        losses = example_losses(config)
+        stopper(f"t{i}", {"holdout_mean": float(losses.mean()), "holdout_n": N_VAL,
+                          "holdout_se": float(losses.std(ddof=1) / math.sqrt(N_VAL)),
+                          "cv_mode": "min", "done": True, "config": config})
+    assert isinstance(stopper.criterion.error_evaluator, HoldoutErrorEvaluator)
+    back = pickle.loads(pickle.dumps(stopper))
+    assert isinstance(back.criterion.error_evaluator, HoldoutErrorEvaluator)
+    assert back.criterion.error_evaluator.training_noise == 0.002
+    assert [r.holdout_n for r in back.history.usable(1)] == [N_VAL] * 3
+    assert back.decisions[-1].error_source == "holdout" and back.decisions[-1].num_trials == 3
