@@ -75,7 +75,12 @@ def plot_decisions(
         fig = Figure(figsize=(8, 6), layout="constrained")
         top, bottom = fig.subplots(2, 1, sharex=True, gridspec_kw={"height_ratios": [2, 1]})
     else:
-        fig, top = ax.get_figure(), ax
+        parent, top = ax.get_figure(), ax
+        if not isinstance(parent, Figure):  # a SubFigure's axes: draw on its root figure
+            parent = getattr(parent, "figure", None)
+        if not isinstance(parent, Figure):
+            raise ValueError("`ax` must belong to a matplotlib Figure")
+        fig = parent
         bottom = ax.twinx()
     x = [d.num_trials for d in decisions]
     bound = [_positive(d.regret_bound) for d in decisions]
