@@ -58,12 +58,14 @@ class TrialRecord:
 
     def usable(self, min_folds: int = 2) -> bool:
         """Whether the criterion can use this record: complete, ``min_folds`` or more fold
-        values (2 for Eq. 9's spread; 1 with a fixed threshold), all finite."""
+        values (2 for Eq. 9's spread; 1 with a fixed threshold), all finite; a holdout
+        record's ``holdout_se`` finite and >= 0."""
         return (
             self.complete
             and len(self.fold_scores) >= min_folds
             and all(math.isfinite(v) for v in self.fold_scores)
-            and (self.holdout_se is None or math.isfinite(self.holdout_se))
+            and (self.holdout_se is None or (math.isfinite(self.holdout_se)
+                                             and self.holdout_se >= 0))
         )
 
 

@@ -212,9 +212,10 @@ def _result(
 
 
 def _numpy_ready(x: Any) -> Any:
-    """A torch tensor moved to host memory (numpy cannot read a CUDA tensor); else ``x``."""
+    """A torch tensor moved to host memory as float64 (numpy reads neither a CUDA tensor nor
+    bfloat16); else ``x``."""
     if hasattr(x, "detach") and hasattr(x, "cpu"):
-        return x.detach().cpu().numpy()
+        return x.detach().cpu().double().numpy()
     return x
 
 

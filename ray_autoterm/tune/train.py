@@ -165,7 +165,7 @@ def per_example_losses_of(result: Any, metric: str = "val_losses") -> list[float
         if value is None or isinstance(value, (str, bytes, Mapping)):
             continue
         if hasattr(value, "detach"):
-            value = value.detach().cpu().numpy()
+            value = value.detach().cpu().double().numpy()
         if hasattr(value, "ravel"):
             value = value.ravel().tolist()
         if hasattr(value, "__iter__"):
