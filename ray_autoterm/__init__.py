@@ -43,13 +43,14 @@ if TYPE_CHECKING:  # what the lazy names resolve to, for type checkers and IDEs
         UnsupportedContextError,
     )
     from ray_autoterm.plotting import plot_decisions
+    from ray_autoterm.tune.holdout import report_holdout, report_holdout_score
     from ray_autoterm.tune.reporting import report_cv_scores, report_fold
     from ray_autoterm.tune.results import finished_results
     from ray_autoterm.tune.scheduler import FoldPruningScheduler
     from ray_autoterm.tune.searcher import AutoTermSearcher
     from ray_autoterm.tune.sklearn import cross_validate_and_report, cross_validate_folds
     from ray_autoterm.tune.stopper import AutoTermStopper
-    from ray_autoterm.tune.train import cross_validate_with_trainer
+    from ray_autoterm.tune.train import cross_validate_with_trainer, holdout_with_trainer
 
 __version__ = "0.1.0"
 
@@ -63,6 +64,9 @@ _LAZY: dict[str, str] = {
     "cross_validate_and_report": "ray_autoterm.tune.sklearn",
     "cross_validate_folds": "ray_autoterm.tune.sklearn",
     "cross_validate_with_trainer": "ray_autoterm.tune.train",
+    "report_holdout": "ray_autoterm.tune.holdout",
+    "report_holdout_score": "ray_autoterm.tune.holdout",
+    "holdout_with_trainer": "ray_autoterm.tune.train",
     "Decision": "ray_autoterm.criterion.decision",
     "DECISION_LOG_NAME": "ray_autoterm.criterion.decision",
     "plot_decisions": "ray_autoterm.plotting",
@@ -104,6 +108,9 @@ __all__ = [
     "cross_validate_and_report",
     "cross_validate_folds",
     "cross_validate_with_trainer",
+    "report_holdout",
+    "report_holdout_score",
+    "holdout_with_trainer",
     # what a decision says, where it is logged; the trials that ran
     "Decision",
     "DECISION_LOG_NAME",

@@ -31,6 +31,9 @@ class TrialRecord:
             GP) or a full list with the missing folds imputed from the incumbent's
             (``complete=True``: an observation like any other; see
             :func:`ray_autoterm.criterion.pruning.impute_folds`).
+        holdout_se: Set for one validation set (``report_holdout``): the standard error of the
+            mean validation loss, ``sd / sqrt(n)``; ``fold_scores`` then holds the one mean.
+        holdout_n: The number of validation examples behind ``holdout_se``.
     """
 
     trial_id: str
@@ -40,6 +43,8 @@ class TrialRecord:
     complete: bool = True
     order: int = 0
     folds_measured: list[int] | None = None
+    holdout_se: float | None = None
+    holdout_n: int | None = None
 
     @property
     def pruned(self) -> bool:
@@ -53,11 +58,14 @@ class TrialRecord:
 
     def usable(self, min_folds: int = 2) -> bool:
         """Whether the criterion can use this record: complete, ``min_folds`` or more fold
-        values (2 for Eq. 9's spread; 1 with a fixed threshold), all finite."""
+        values (2 for Eq. 9's spread; 1 with a fixed threshold), all finite; a holdout
+        record's ``holdout_se`` finite and >= 0."""
         return (
             self.complete
             and len(self.fold_scores) >= min_folds
             and all(math.isfinite(v) for v in self.fold_scores)
+            and (self.holdout_se is None or (math.isfinite(self.holdout_se)
+                                             and self.holdout_se >= 0))
         )
 
 
@@ -85,6 +93,8 @@ class History:
         fold_scores: Sequence[float],
         val_train_ratio: float | None = None,
         complete: bool = True,
+        holdout_se: float | None = None,
+        holdout_n: int | None = None,
     ) -> bool:
         """Record a trial's folds. Returns whether the history changed.
 
@@ -97,7 +107,8 @@ class History:
         if old is not None:
             if old.pruned:
                 return False  # a pruned trial's record is final (see mark_pruned)
-            if old.fold_scores == scores and old.complete == complete:
+            if (old.fold_scores == scores and old.complete == complete
+                    and old.holdout_se == holdout_se):
                 return False
             if old.complete and not complete:
                 return False
@@ -106,7 +117,8 @@ class History:
             self._counter += 1
             order = self._counter
         self._records[trial_id] = TrialRecord(
-            trial_id, copy.deepcopy(dict(config)), scores, val_train_ratio, complete, order
+            trial_id, copy.deepcopy(dict(config)), scores, val_train_ratio, complete, order,
+            holdout_se=holdout_se, holdout_n=holdout_n,
         )
         return True
 
@@ -156,7 +168,7 @@ class History:
                 rec.complete == mine.complete and len(rec.fold_scores) > len(mine.fold_scores)
             ):
                 self.add(rec.trial_id, rec.config, rec.fold_scores, rec.val_train_ratio,
-                         rec.complete)
+                         rec.complete, rec.holdout_se, rec.holdout_n)
 
     def _snapshot(self) -> list[TrialRecord]:
         # ``list(dict.values())`` runs in C without releasing the GIL: a consistent copy even

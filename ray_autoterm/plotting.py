@@ -75,15 +75,20 @@ def plot_decisions(
         fig = Figure(figsize=(8, 6), layout="constrained")
         top, bottom = fig.subplots(2, 1, sharex=True, gridspec_kw={"height_ratios": [2, 1]})
     else:
-        owner = ax.get_figure(root=True)
-        if not isinstance(owner, Figure):
-            raise ValueError("`ax` must belong to a figure; got axes without one instead.")
-        fig, top = owner, ax
+        parent, top = ax.get_figure(), ax
+        if not isinstance(parent, Figure):  # a SubFigure's axes: draw on its root figure
+            parent = getattr(parent, "figure", None)
+        if not isinstance(parent, Figure):
+            raise ValueError("`ax` must belong to a matplotlib Figure")
+        fig = parent
         bottom = ax.twinx()
     x = [d.num_trials for d in decisions]
     bound = [_positive(d.regret_bound) for d in decisions]
     error = [_positive(d.statistical_error) for d in decisions]
-    threshold = bool(decisions) and decisions[-1].error_source == "threshold"
+    source = decisions[-1].error_source if decisions else "cv"
+    error_label = {"threshold": "error threshold",
+                   "holdout": "holdout SE $\\epsilon$ (sd/$\\sqrt{n}$)"}.get(
+        source, "statistical error $\\epsilon$ (Eq. 9)")
     top.plot(x, bound, color=_BOUND, marker=".", label="regret bound $\\bar r_t$ (Eq. 8)")
     screened = [(t, b) for t, b, d in zip(x, bound, decisions, strict=True)
                 if not d.bound_exact]
@@ -91,8 +96,7 @@ def plot_decisions(
         top.plot(*zip(*screened, strict=True), linestyle="none", marker="o",
                  markerfacecolor="white", color=_BOUND, markersize=4,
                  label="lower estimate (bound is at least this)")
-    top.plot(x, error, color=_ERROR, marker=".",
-             label="error threshold" if threshold else "statistical error $\\epsilon$ (Eq. 9)")
+    top.plot(x, error, color=_ERROR, marker=".", label=error_label)
     top.set_yscale("log")
     values = [v for v in bound + error if v == v]
     lo, hi = (min(values), max(values)) if values else (1e-3, 1.0)
@@ -144,7 +148,7 @@ def _mark_stop(stop: Decision, top: Axes, bottom: Axes | None, right: bool) -> N
                 label=f"stop after {n} trials")
     if bottom is not None:
         bottom.axvline(n, color=_STOP, linestyle="--", linewidth=1.5, gid=STOP_GID)
-    what = "error" if stop.error_source == "cv" else "threshold"
+    what = {"threshold": "threshold", "holdout": "holdout SE"}.get(stop.error_source, "error")
     numbers = f"bound {_fmt(stop.regret_bound)} < {what} {_fmt(stop.statistical_error)}"
     top.annotate(
         f"stop after {n} trials:\n{numbers}", xy=(n, 0.97), xycoords=("data", "axes fraction"),

@@ -150,7 +150,8 @@ def summarize(decisions: Sequence[Decision], trials: Sequence[dict[str, Any]],
     elif stop is not None and stop.error_source == "none":  # the stopper gave up (no usable trial)
         lines.append(f"Stopped after 0 trials with usable fold scores: {stop.reason}")
     elif stop is not None:
-        what = {"cv": "statistical error", "threshold": "threshold"}.get(
+        what = {"cv": "statistical error", "threshold": "threshold",
+                "holdout": "holdout SE (sd/sqrt(n))"}.get(
             stop.error_source, f"{stop.error_source} error")
         lines.append(f"Stopped after {stop.num_trials} trials with usable fold scores (rule "
                      f"\"{stop.rule}\"): regret bound {_g(stop.regret_bound)} < {what} "
@@ -172,8 +173,10 @@ def summarize(decisions: Sequence[Decision], trials: Sequence[dict[str, Any]],
         lines.append(f"Rule: \"{inc.rule}\", error: {inc.error_source}.")
     if inc is not None and inc.incumbent_trial_id is not None:
         folds = ", ".join(_g(v) for v in inc.incumbent_fold_scores or [])
+        where = ("on one validation set" if inc.error_source == "holdout"
+                 else f"over folds [{folds}]")
         lines.append(f"Incumbent: trial {inc.incumbent_trial_id}, mean "
-                     f"{_g(inc.incumbent_value)} ({inc.mode}) over folds [{folds}]")
+                     f"{_g(inc.incumbent_value)} ({inc.mode}) {where}")
         config = json.dumps(inc.incumbent_config, default=str, sort_keys=True)
         lines.append(f"  config: {config}")
     lines.append(_budget(stop is not None, trials, planned, budget_source, mean_s))

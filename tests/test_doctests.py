@@ -29,6 +29,7 @@ CORE_MODULES = [
     "ray_autoterm.tune.searcher",
     "ray_autoterm.tune.reporting",
     "ray_autoterm.tune.results",
+    "ray_autoterm.tune.holdout",
     "ray_autoterm.tune.sklearn",
     "ray_autoterm.tune.scheduler",
     "ray_autoterm.tune.train",

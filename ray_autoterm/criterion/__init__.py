@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from ray_autoterm.criterion.error_evaluators import (
         BaseErrorEvaluator,
         CrossValidationErrorEvaluator,
+        HoldoutErrorEvaluator,
         PairedErrorEvaluator,
         PooledErrorEvaluator,
         StaticErrorEvaluator,
@@ -66,6 +67,7 @@ _LAZY: dict[str, str] = {
     "BoundBelowError": "ray_autoterm.criterion.stopping_tests",
     "CrossValidationError": "ray_autoterm.criterion.cv_error",
     "CrossValidationErrorEvaluator": "ray_autoterm.criterion.error_evaluators",
+    "HoldoutErrorEvaluator": "ray_autoterm.criterion.error_evaluators",
     "Decision": "ray_autoterm.criterion.decision",
     "EMSRGapEvaluator": "ray_autoterm.criterion.emsr",
     "ErrorEvaluator": "ray_autoterm.criterion.cv_error",
@@ -97,6 +99,7 @@ __all__ = [
     "BaseStoppingTest",
     "BoundBelowError",
     "CrossValidationErrorEvaluator",
+    "HoldoutErrorEvaluator",
     "Decision",
     "EMSRGapEvaluator",
     "GapBelowThreshold",

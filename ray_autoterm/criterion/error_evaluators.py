@@ -216,6 +216,56 @@ class PooledErrorEvaluator(_RatioErrorEvaluator):
         return pooled_error([r.fold_scores for r in order[:self.pool]], self.ratio(order[0]))
 
 
+class HoldoutErrorEvaluator(BaseErrorEvaluator):
+    """``ε`` of the incumbent's mean loss on one validation set (the one-split analogue of Eq. 9).
+
+    With the incumbent's ``n`` per-example validation losses ``l_1..l_n`` (mean ``l̄``)::
+
+        s²  = (1/(n−1)) · Σ_i (l_i − l̄)²
+        ε   = sqrt( s²/n + τ² )
+
+    ``s/sqrt(n)`` is the standard error of ``l̄`` as an estimate of the incumbent's expected
+    loss on new examples, given the trained model (the record's ``holdout_se``, reported by
+    :func:`~ray_autoterm.tune.holdout.report_holdout`). ``τ`` (``training_noise``, default 0)
+    adds the spread of the validation mean over retraining (seeds, data order), which a
+    single split cannot see; see ``docs/holdout.md`` for when it matters and how it was
+    measured. One value per trial (``min_folds`` 1): the record's mean.
+
+    Args:
+        training_noise: ``τ``, in the metric's units (>= 0).
+
+    Example:
+        >>> from ray_autoterm.history import TrialRecord
+        >>> recs = [TrialRecord("a", {}, [0.3], holdout_se=0.01, holdout_n=2000),
+        ...         TrialRecord("b", {}, [0.5], holdout_se=0.02, holdout_n=2000)]
+        >>> HoldoutErrorEvaluator().evaluate(recs, "min")
+        0.01
+        >>> round(HoldoutErrorEvaluator(training_noise=0.01).evaluate(recs, "min"), 6)
+        0.014142
+    """
+
+    source = "holdout"
+    description = "incumbent's holdout SE (sd/sqrt(n))"
+    min_folds = 1
+
+    def __init__(self, training_noise: float = 0.0) -> None:
+        ok = isinstance(training_noise, (int, float)) and not isinstance(training_noise, bool)
+        if not ok or not math.isfinite(training_noise) or training_noise < 0:
+            raise invalid("training_noise", training_noise,
+                          "a finite number >= 0 (in the metric's units)")
+        self.training_noise = float(training_noise)
+        if self.training_noise > 0:
+            self.description = "incumbent's holdout SE with training noise"
+
+    def evaluate(self, records: Sequence[TrialRecord], mode: str) -> float:
+        inc = records[int(np.argmin(losses_for_minimisation(records, mode)))]
+        se = inc.holdout_se
+        if se is None or not math.isfinite(se) or se < 0:
+            raise invalid(f"holdout_se of trial {inc.trial_id}", se,
+                          "a finite number >= 0 (report with report_holdout)")
+        return math.sqrt(se ** 2 + self.training_noise ** 2)
+
+
 class StaticErrorEvaluator(BaseErrorEvaluator):
     """A fixed ``ε`` given by the user, for objectives without cross-validation.
 
@@ -246,6 +296,7 @@ class StaticErrorEvaluator(BaseErrorEvaluator):
 __all__ = [
     "BaseErrorEvaluator",
     "CrossValidationErrorEvaluator",
+    "HoldoutErrorEvaluator",
     "PairedErrorEvaluator",
     "PooledErrorEvaluator",
     "StaticErrorEvaluator",

@@ -156,10 +156,12 @@ class GPImprovementEvaluator(BaseImprovementEvaluator):
         self.fitter: GPFitter = fitter
 
     def noise_variances(self, records: Sequence[TrialRecord]) -> np.ndarray | None:
-        """Each record's Eq. 9 variance ``ε_i²`` with ``noise="cv"``; ``None`` when learned."""
+        """Each record's Eq. 9 variance ``ε_i²`` with ``noise="cv"`` (``holdout_se²`` for one
+        validation set); ``None`` when learned."""
         if self.noise != "cv":
             return None
         return np.array([
+            r.holdout_se ** 2 if r.holdout_se is not None else
             cv_statistical_error(r.fold_scores, r.val_train_ratio if r.val_train_ratio is not None
                                  else self.val_train_ratio) ** 2
             for r in records

@@ -12,10 +12,12 @@ from ray_autoterm._lazy import lazy_exports
 
 if TYPE_CHECKING:
     from ray_autoterm.tune.callback import AutoTermCallback
+    from ray_autoterm.tune.holdout import report_holdout, report_holdout_score
     from ray_autoterm.tune.reporting import report_cv_scores, report_fold
     from ray_autoterm.tune.results import finished_results
     from ray_autoterm.tune.searcher import AutoTermSearcher
     from ray_autoterm.tune.stopper import AutoTermStopper
+    from ray_autoterm.tune.train import holdout_with_trainer
 
 _LAZY: dict[str, str] = {
     "AutoTermCallback": "ray_autoterm.tune.callback",
@@ -23,12 +25,16 @@ _LAZY: dict[str, str] = {
     "AutoTermStopper": "ray_autoterm.tune.stopper",
     "report_cv_scores": "ray_autoterm.tune.reporting",
     "report_fold": "ray_autoterm.tune.reporting",
+    "report_holdout": "ray_autoterm.tune.holdout",
+    "report_holdout_score": "ray_autoterm.tune.holdout",
+    "holdout_with_trainer": "ray_autoterm.tune.train",
     "finished_results": "ray_autoterm.tune.results",
 }
 
 __all__ = [
     "AutoTermCallback", "AutoTermSearcher", "AutoTermStopper", "finished_results",
-    "report_cv_scores", "report_fold",
+    "holdout_with_trainer", "report_cv_scores", "report_fold", "report_holdout",
+    "report_holdout_score",
 ]
 
 

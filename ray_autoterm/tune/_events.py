@@ -157,15 +157,9 @@ def impute_cut(stopper: AutoTermStopper, trial_id: str) -> bool:
         return False
     sign = 1.0 if stopper.mode == "min" else -1.0
     incumbent = min(refs, key=lambda r: sign * r.value)
-    before = state.num_completed
     state.mark_pruned(trial_id, rec.config, impute_folds(folds, incumbent), sorted(folds),
                       complete=True)
-    count = state.num_completed
-    if count > before and state.fired is None:
-        if stopper.background:
-            stopper._worker.request(count)
-        else:
-            stopper._decide(count)
+    stopper._request_decision()
     return True
 
 

@@ -35,6 +35,9 @@ from ray_autoterm.tune._keys import (
     CV_SCORES_KEY,
     FOLD_KEY,
     FOLD_LOSS_KEY,
+    HOLDOUT_MEAN_KEY,
+    HOLDOUT_N_KEY,
+    HOLDOUT_SE_KEY,
     NUM_FOLDS_KEY,
     VAL_TRAIN_RATIO_KEY,
 )
@@ -66,6 +69,10 @@ class SharedState:
         self.expected_folds: dict[str, int] = {}  # streamed trials: the announced `num_folds`
         self.problems: dict[str, str] = {}  # trial id -> why it cannot be used (short words)
         self._warned: set[str] = set()
+        # One validation set: the mean and its standard error under these keys.
+        self.holdout_mean_key = HOLDOUT_MEAN_KEY
+        self.holdout_se_key = HOLDOUT_SE_KEY
+        self.holdout_seen = False  # a holdout result arrived (the stopper switches its error)
         with _REGISTRY_LOCK:
             _REGISTRY[self.link_id] = self
 
@@ -81,6 +88,9 @@ class SharedState:
         return state
 
     def __setstate__(self, state: dict[str, Any]) -> None:
+        for key, default in (("holdout_mean_key", HOLDOUT_MEAN_KEY),
+                             ("holdout_se_key", HOLDOUT_SE_KEY), ("holdout_seen", False)):
+            state.setdefault(key, default)  # a state saved by an older version
         self.__dict__.update(state)
         self.lock = threading.RLock()
         self.history = History.from_list(state["history"])
@@ -189,7 +199,9 @@ class SharedState:
         Understood, in this order: a fold list under ``cv_scores_key`` (one report per trial);
         a streamed fold (``fold`` and ``fold_loss``, complete once ``num_folds`` folds are in or
         the trial is done); with a fixed threshold, the scalar ``metric`` (one value per trial,
-        complete when the trial is done). Anything else is skipped with a one-time warning.
+        complete when the trial is done); one validation set (``holdout_mean_key`` and
+        ``holdout_se_key``, see :meth:`_ingest_holdout`). Anything else is skipped with a
+        one-time warning.
         Non-finite values are recorded but the criterion leaves such a trial out.
         """
         config = dict(config if config is not None else result.get("config") or {})
@@ -227,14 +239,17 @@ class SharedState:
             if complete:
                 self._check_folds(trial_id, scores)
             return self.history.add(trial_id, config, scores, ratio, complete=complete)
+        if self.holdout_se_key in result and self.holdout_mean_key in result:
+            return self._ingest_holdout(trial_id, result, config, done)
         if self.single_value_ok and self.metric and self.metric in result:
             value = _as_floats([result[self.metric]])
             if value is None:
                 return False
             return self.history.add(trial_id, config, value, ratio, complete=done)
         if trial_id not in self.partial and trial_id not in self.history:
-            expected = (f"`{self.cv_scores_key}` (a list of fold losses) or "
-                        f"`{FOLD_KEY}`/`{FOLD_LOSS_KEY}`")
+            expected = (f"`{self.cv_scores_key}` (a list of fold losses), "
+                        f"`{FOLD_KEY}`/`{FOLD_LOSS_KEY}` or `{self.holdout_mean_key}`/"
+                        f"`{self.holdout_se_key}` (one validation set)")
             self._problem(
                 trial_id, f"no `{self.cv_scores_key}` in its results",
                 f"Trial {trial_id} reported a result without {expected}; ray-autoterm skips "
@@ -243,6 +258,56 @@ class SharedState:
                 kind="no-folds",
             )
         return False
+
+    def _ingest_holdout(
+        self, trial_id: str, result: Mapping[str, Any], config: dict[str, Any], done: bool
+    ) -> bool:
+        """One validation set: the mean under ``holdout_mean_key`` and its standard error under
+        ``holdout_se_key`` (``holdout_n`` if given). Recorded as a one-value fold list with
+        ``holdout_se``; partial until the trial is done (a trial reporting every epoch counts
+        with its last report). A mean or error that is not a finite number (empty, one
+        example, NaN/inf losses) is recorded as it is, and the trial is left out with one
+        warning for the experiment."""
+        self.holdout_seen = True
+        mean, se = _number(result[self.holdout_mean_key]), _number(result[self.holdout_se_key])
+        n_raw = result.get(HOLDOUT_N_KEY)
+        n = int(n_raw) if isinstance(n_raw, (int, float)) and not isinstance(n_raw, bool) and (
+            math.isfinite(n_raw)) else None
+        if done:
+            self._check_holdout(trial_id, mean, se, n)
+        self._note_epoch(trial_id, result, [mean])
+        return self.history.add(trial_id, config, [mean], None, complete=done,
+                                holdout_se=se, holdout_n=n)
+
+    def end_holdout(self, trial_id: str) -> bool:
+        """A trial reporting one validation set ended without a ``done`` result (a scheduler
+        such as ASHA stopped it, at its last rung or an earlier one): its last report becomes
+        its complete record. Returns whether the history changed."""
+        with self.lock:
+            rec = self.history[trial_id] if trial_id in self.history else None  # noqa: SIM401
+            if rec is None or rec.complete or rec.pruned or rec.holdout_se is None:
+                return False
+            self._check_holdout(trial_id, rec.value, rec.holdout_se, rec.holdout_n)
+            changed = self.history.add(trial_id, rec.config, rec.fold_scores, None,
+                                       complete=True, holdout_se=rec.holdout_se,
+                                       holdout_n=rec.holdout_n)
+            self._note_completion(trial_id)
+            return changed
+
+    def _check_holdout(self, trial_id: str, mean: float, se: float, n: int | None) -> None:
+        if math.isfinite(mean) and math.isfinite(se) and se >= 0:
+            return
+        why = ("no validation examples" if n == 0 else "a single validation example"
+               if n == 1 else "non-finite per-example losses or error")
+        self._problem(
+            trial_id, f"holdout with {why}",
+            f"Trial {trial_id} reported `{self.holdout_mean_key}` = {mean} and "
+            f"`{self.holdout_se_key}` = {se} (n={n}): {why}, so there is no statistical "
+            "error; the stopper leaves such trials out. Report every validation example's "
+            "loss (report_holdout(per_example_losses)), all finite. (Said once; later "
+            "trials like it are counted, not logged.)",
+            kind="bad-holdout",
+        )
 
     def ended_partial(self, trial_id: str) -> tuple[int, int] | None:
         """``(folds in, folds announced)`` for a streamed trial that has not sent all its
@@ -308,6 +373,16 @@ def attach(state: SharedState) -> SharedState:
 def _as_floats(value: Any) -> list[float] | None:
     """The fold values, by the same rule as the reporting helpers (``None`` if refused)."""
     return parse_fold_values(value)
+
+
+def _number(value: Any) -> float:
+    """``value`` as a float, NaN when it is not a number."""
+    if isinstance(value, bool):
+        return math.nan
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return math.nan
 
 
 def _positive_or_none(value: Any) -> float | None:

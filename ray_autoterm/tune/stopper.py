@@ -18,6 +18,7 @@ from ray.tune.stopper import Stopper
 
 from ray_autoterm._validation import check_key, check_mode, check_positive_int
 from ray_autoterm.criterion.decision import Decision
+from ray_autoterm.criterion.error_evaluators import HoldoutErrorEvaluator, StaticErrorEvaluator
 from ray_autoterm.criterion.fidelity import at_full_fidelity
 from ray_autoterm.criterion.terminator import AutoTermCriterion
 from ray_autoterm.errors import SearchSpaceError, invalid
@@ -40,7 +41,7 @@ PROGRESS_KEY = "autoterm"
 """Prefix of the progress metrics added to every result (``autoterm/regret_bound``, ...)."""
 
 _RUNTIME = ("_lock", "_decide_lock", "_worker", "_last_result", "_recent_ended", "_bound",
-            "_has_callback")
+            "_has_callback", "_requested")
 
 
 class AutoTermStopper(Stopper):
@@ -92,9 +93,18 @@ class AutoTermStopper(Stopper):
     them is usable, the objective cannot feed the criterion: the stopper logs an error and stops
     the experiment with a decision saying why.
 
+    **One validation set** (no k-fold): trials that report with
+    :func:`~ray_autoterm.report_holdout` (``holdout_mean``, ``holdout_se``, ``holdout_n``) are
+    detected from their first result, and the error becomes the incumbent's standard error of
+    its mean validation loss, ``sd / sqrt(n)`` (:class:`~ray_autoterm.criterion.
+    HoldoutErrorEvaluator`; ``docs/holdout.md``). A trial's last result counts once it is done.
+    Users who compute the mean and its error themselves pass their keys: ``metric=`` (the mean)
+    and ``error_key=`` (its standard error).
+
     Args:
-        metric: A scalar result key, used only with ``threshold`` for objectives without
-            cross-validation (one value per trial, taken from the trial's final result).
+        metric: A scalar result key: with ``threshold``, the one value per trial of objectives
+            without cross-validation; with ``error_key``, the mean validation loss of one
+            validation set (each taken from the trial's final result).
         mode: ``"min"`` if the fold values are losses, ``"max"`` if they are scores. ``None``
             (default): taken from wherever the direction is declared: the trials' results
             (``report_cv_scores(..., mode=...)`` reports ``cv_mode``), Tune's ``TuneConfig`` /
@@ -111,6 +121,12 @@ class AutoTermStopper(Stopper):
         min_trials: No stop before this many completed trials with fold scores (``t_min``).
         val_train_ratio: ``n_val/n_train`` of your splits when they are not plain k-fold.
         threshold: A fixed error instead of Eq. 9 (no cross-validation needed).
+        error_key: With ``metric``: the result key of the standard error of ``metric`` (one
+            validation set whose error you compute yourself); default ``holdout_se`` (with
+            ``holdout_mean``, as :func:`~ray_autoterm.report_holdout` reports).
+        training_noise: One validation set only: ``τ``, the spread of the validation mean over
+            retraining (seeds, data order) that one split cannot see, added to the standard
+            error as ``sqrt(se² + τ²)`` (metric units; default 0, see ``docs/holdout.md``).
         delta: ``δ`` of ``β_t``.
         beta_scale: Multiplies ``β_t`` (0.2 is the paper's division by 5).
         let_running_finish: When the criterion fires, let trials already running finish (they
@@ -167,6 +183,8 @@ class AutoTermStopper(Stopper):
         min_trials: int = 20,
         val_train_ratio: float | None = None,
         threshold: float | None = None,
+        error_key: str | None = None,
+        training_noise: float = 0.0,
         delta: float = 0.1,
         beta_scale: float = 0.2,
         let_running_finish: bool = False,
@@ -193,15 +211,27 @@ class AutoTermStopper(Stopper):
                 + ")",
             )
         self.cv_scores_key = check_key("cv_scores_key", cv_scores_key)
+        if error_key is not None:
+            check_key("error_key", error_key)
+            if metric is None or threshold is not None:
+                raise invalid(
+                    "error_key", error_key,
+                    "None unless `metric` is given and `threshold` is not (`metric` names the "
+                    "mean validation loss, `error_key` its standard error)",
+                )
         if metric is not None:
             check_key("metric", metric)
-            if threshold is None:
+            if threshold is None and error_key is None:
                 raise invalid(
                     "metric", metric,
                     "None unless `threshold` is given (without cross-validation the error is a "
-                    "fixed threshold); fold losses are read from `cv_scores_key`",
+                    "fixed threshold) or `error_key` names the metric's standard error (one "
+                    "validation set); fold losses are read from `cv_scores_key`",
                 )
         self.metric = metric
+        self.error_key = error_key
+        self.training_noise = HoldoutErrorEvaluator(training_noise).training_noise  # validated
+        self._holdout = False  # the error is the incumbent's holdout SE (see _use_holdout)
         for name, value in (
             ("let_running_finish", let_running_finish), ("background", background),
             ("report_progress", report_progress),
@@ -272,6 +302,9 @@ class AutoTermStopper(Stopper):
         self._state.cv_scores_key = self.cv_scores_key
         self._state.metric = self.metric
         self._state.single_value_ok = self.criterion.min_folds == 1
+        if self.error_key is not None and self.metric is not None:
+            self._state.holdout_mean_key, self._state.holdout_se_key = self.metric, self.error_key
+            self._state.single_value_ok = False  # `metric` is the holdout mean, not a threshold's
         self.criterion.fitter = self._state.fitter
 
     @property
@@ -303,6 +336,7 @@ class AutoTermStopper(Stopper):
         self._recent_ended: OrderedDict[str, dict[str, Any]] = OrderedDict()
         self._bound = False
         self._has_callback = False
+        self._requested = self._decided_count  # the completion count last decided or requested
 
     def __getstate__(self) -> dict[str, Any]:
         state = self.__dict__.copy()
@@ -318,7 +352,8 @@ class AutoTermStopper(Stopper):
             ("_started", set()), ("_decided_count", 0), ("_missed_calls", 0),
             ("_next_milestone", 10), ("run_id", uuid.uuid4().hex[:12]), ("_any_usable", False),
             ("_direction", Direction()), ("max_hold_share", 0.05), ("cut_trials", "impute"),
-            ("_said_fidelity", False),
+            ("_said_fidelity", False), ("error_key", None), ("training_noise", 0.0),
+            ("_holdout", False),
         ):
             self.__dict__.setdefault(key, default)
         self.decisions = [Decision.from_dict(d) for d in state["decisions"]]
@@ -397,6 +432,10 @@ class AutoTermStopper(Stopper):
         events.on_callback_result(self, trial_id, result, storage)
 
     def _on_trial_end(self, trial_id: str, error: bool, message: str = "") -> None:
+        if not error:  # one validation set: a trial's last report counts once it ends
+            self._state.end_holdout(trial_id)
+        # Trials may also complete outside ``_observe`` (a linked searcher's final result).
+        self._request_decision()
         events.on_trial_end(self, trial_id, error, message)
 
     def _on_experiment_end(self) -> None:
@@ -448,19 +487,46 @@ class AutoTermStopper(Stopper):
             self._last_result[trial_id] = result
             if not done and trial_id not in self._ended:
                 self._active.add(trial_id)
-            before = self._state.num_completed
             self._state.ingest(trial_id, result)
-            count = self._state.num_completed
+        if self._state.holdout_seen and not self._holdout:
+            self._use_holdout()
         if done:
             self._on_trial_end(trial_id, error=False)
-        if count > before and self._state.fired is None:
-            rec = self._state.record(trial_id)
-            if rec is not None and self.criterion.usable(rec):
-                self._direction.require()
-            if self.background:
-                self._worker.request(count)
-            else:
-                self._decide(count)
+        self._request_decision()
+
+    def _request_decision(self) -> None:
+        """Decide (or ask the worker to) if trials completed since the last request, whoever
+        recorded them (this stopper, a linked searcher's final result, a trial's end)."""
+        count = self._state.num_completed
+        if count <= self._requested or self._state.fired is not None:
+            return
+        if not self.mode_known and self._state.usable(self.criterion.min_folds):
+            self._direction.require()  # refuses: nothing says which way is better
+        with self._lock:
+            if count <= self._requested:
+                return
+            self._requested = count
+        if self.background:
+            self._worker.request(count)
+        else:
+            self._decide(count)
+
+    def _use_holdout(self) -> None:
+        """The trials report one validation set: compare the bound with the incumbent's holdout
+        standard error from now on (the one place the error evaluator is switched). A fixed
+        ``threshold`` stays as it is."""
+        with self._decide_lock:
+            self._holdout = True
+            if isinstance(self.criterion.error_evaluator, StaticErrorEvaluator):
+                return
+            self.criterion.error_evaluator = HoldoutErrorEvaluator(self.training_noise)
+            self._state.single_value_ok = False
+        logger.info(
+            "ray-autoterm: the trials report one validation set (`%s`, `%s`): the statistical "
+            "error is the incumbent's standard error of its mean validation loss, sd/sqrt(n)%s.",
+            self._state.holdout_mean_key, self._state.holdout_se_key,
+            f", with training noise {self.training_noise:g}" if self.training_noise else "",
+        )
 
     def _record(self, decision: Decision) -> None:
         pruned = self._state.pruned()  # by a linked FoldPruningScheduler
@@ -513,7 +579,9 @@ class AutoTermStopper(Stopper):
             "Incumbent: trial %s, mean %s = %.6g, config %s.",
             decision.num_trials, extra, "s" * (extra != 1), decision.regret_bound,
             decision.statistical_error,
-            decision.incumbent_trial_id, self.cv_scores_key, decision.incumbent_value,
+            decision.incumbent_trial_id,
+            self._state.holdout_mean_key if self._holdout else self.cv_scores_key,
+            decision.incumbent_value,
             decision.incumbent_config,
         )
 

@@ -5,6 +5,9 @@ report to the Trainer, not to Ray Tune: :func:`~ray_autoterm.report_cv_scores` t
 reach the stopper, so it raises. The supported shape, as in Ray's "Train inside Tune" recipe, is a
 Tune function that drives the Trainers: it fits one Trainer per fold, reads each fold's validation
 loss from the ``Result``, and reports the fold list from the Tune function.
+One validation set works the same way (:func:`holdout_with_trainer`): the Tune function fits one
+Trainer, whose rank-0 worker returns the per-example validation losses, and reports them with
+:func:`~ray_autoterm.report_holdout`.
 This module imports no Ray Train, torch or BoTorch at import time.
 """
 
@@ -14,6 +17,7 @@ from collections.abc import Callable, Mapping
 from typing import Any, SupportsFloat
 
 from ray_autoterm.errors import UnsupportedContextError, invalid
+from ray_autoterm.tune.holdout import report_holdout
 from ray_autoterm.tune.reporting import (
     TRAIN_WORKER_MESSAGE,
     _in_ray_train_v2_worker,
@@ -92,6 +96,89 @@ def cross_validate_with_trainer(
     if not stream:
         report_cv_scores(losses, mode=mode, **other_metrics)
     return losses
+
+
+def holdout_with_trainer(
+    make_trainer: Callable[[], Any],
+    *,
+    metric: str = "val_losses",
+    mode: str = "min",
+    **other_metrics: Any,
+) -> list[float]:
+    """Fit one Ray Train trainer on a single train/validation split and report its holdout
+    result to Tune (call from the Tune function).
+
+    ``make_trainer()`` builds the trainer (e.g. a :class:`ray.train.torch.TorchTrainer`). Its
+    rank-0 worker gives the per-example validation losses by **returning** them from the
+    training function (``return {"val_losses": losses.tolist()}``: Ray Train V2's
+    ``Result.return_value``); workers may also ``ray.train.report`` whatever they like (Train
+    keeps it). The losses go to Tune with :func:`~ray_autoterm.report_holdout`, so the stopper
+    compares the bound with the incumbent's ``sd / sqrt(n)``. With data-parallel validation,
+    gather the losses of all workers on rank 0 (``torch.distributed.all_gather_object``)
+    before returning them.
+
+    Args:
+        make_trainer: Called with no argument; returns an object with ``fit()`` returning a Ray
+            Train ``Result``.
+        metric: Key of the per-example losses in the returned dict (or in ``Result.metrics``,
+            for a worker that reported them with a checkpoint).
+        mode: ``"min"`` for per-example losses (default), ``"max"`` for per-example scores.
+        **other_metrics: Further metrics of the reported result.
+
+    Returns:
+        The per-example losses.
+
+    Raises:
+        InvalidArgumentError: ``make_trainer`` not callable, or the trainer gave no list of
+            numbers under ``metric``.
+        UnsupportedContextError: called inside a Ray Train worker.
+
+    Example:
+        >>> def tune_fn(config):  # doctest: +SKIP
+        ...     holdout_with_trainer(lambda: TorchTrainer(
+        ...         train_loop, train_loop_config=config,
+        ...         scaling_config=ScalingConfig(num_workers=2),
+        ...         run_config=RunConfig(name=tune.get_context().get_trial_id())))
+    """
+    if not callable(make_trainer):
+        raise invalid("make_trainer", make_trainer, "a callable () -> Ray Train trainer")
+    if _in_ray_train_v2_worker():
+        raise UnsupportedContextError(TRAIN_WORKER_MESSAGE.format(name="holdout_with_trainer"))
+    result = make_trainer().fit()
+    losses = per_example_losses_of(result, metric)
+    report_holdout(losses, mode=mode, **other_metrics)
+    return losses
+
+
+def per_example_losses_of(result: Any, metric: str = "val_losses") -> list[float]:
+    """The per-example validation losses in a Ray Train ``Result``: its return value, else its
+    metrics (a sequence of numbers under ``metric``, or the return value itself).
+
+    Example:
+        >>> from types import SimpleNamespace
+        >>> per_example_losses_of(SimpleNamespace(return_value={"val_losses": [0.5, 1]},
+        ...                                       metrics=None))
+        [0.5, 1.0]
+    """
+    for source in (getattr(result, "return_value", None), getattr(result, "metrics", None)):
+        value = source.get(metric) if isinstance(source, Mapping) else source
+        if value is None or isinstance(value, (str, bytes, Mapping)):
+            continue
+        if hasattr(value, "detach"):
+            value = value.detach().cpu().double().numpy()
+        if hasattr(value, "ravel"):
+            value = value.ravel().tolist()
+        if hasattr(value, "__iter__"):
+            try:
+                return [float(v) for v in value]
+            except (TypeError, ValueError):
+                continue
+    raise invalid(
+        f"{metric}", {"return_value": getattr(result, "return_value", None),
+                      "metrics": getattr(result, "metrics", None)},
+        "a list of per-example losses: return it from the training function on the rank-0 "
+        f"worker (`return {{{metric!r}: losses.tolist()}}`)",
+    )
 
 
 def fold_loss_of(result: Any, metric: str = "val_loss", fold: int | None = None) -> float:
