@@ -9,7 +9,7 @@ from ray import tune
 from ray.tune.schedulers import ASHAScheduler
 
 import tune_objectives as obj
-from ray_autoterm import AutoTermStopper, FoldPruningScheduler
+from ray_autoterm import AutoTermStopper, FoldPruningScheduler, finished_results
 from ray_autoterm.errors import InvalidArgumentError
 
 
@@ -50,7 +50,7 @@ def test_mode_given_to_optuna_only_is_honoured(ray_local, tmp_path):
     seen = stopper.history.usable()[: decision.num_trials]
     # The incumbent is the best (highest) of the trials the decision saw, not the worst.
     assert decision.incumbent_value == pytest.approx(max(r.value for r in seen))
-    assert len(grid) == 60
+    assert len(finished_results(grid)) >= decision.num_trials
 
 
 def test_mode_given_to_asha_only_is_honoured(ray_local, tmp_path):
@@ -136,8 +136,6 @@ def test_firing_decision_reaches_tunes_results(ray_local, tmp_path):
 
 # ------------------------------------------------------------ trials Tune never started
 def test_finished_results_leave_out_the_trials_tune_never_started(ray_local, tmp_path):
-    from ray_autoterm import finished_results
-
     stopper = AutoTermStopper(param_space=obj.SPACE, min_trials=8, threshold=10.0)
     grid = tuner(obj.quadratic, stopper, tmp_path, "phantoms", samples=30, concurrent=2).fit()
     assert stopper.fired is not None
