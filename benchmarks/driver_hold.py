@@ -216,7 +216,7 @@ def feed(stopper: Any, stream: list[tuple[str, dict[str, Any]]], rate: float | N
 
 
 def ours(args: argparse.Namespace, background: bool, log_dir: str) -> AutoTermStopper:
-    return AutoTermStopper(param_space=param_space(args.dim), background=background,
+    return AutoTermStopper(param_space=param_space(args.dim), mode="min", background=background,
                            max_lag=args.max_lag, duty_cycle=args.duty_cycle, log_dir=log_dir,
                            report_progress=True, seed=args.seed)
 
