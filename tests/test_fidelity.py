@@ -4,7 +4,12 @@ from __future__ import annotations
 
 import pytest
 
-from ray_autoterm.criterion.fidelity import at_full_fidelity, curve_shift, reference_curve
+from ray_autoterm.criterion.fidelity import (
+    at_common_rung,
+    at_full_fidelity,
+    curve_shift,
+    reference_curve,
+)
 from ray_autoterm.history import TrialRecord
 
 
@@ -38,3 +43,23 @@ def test_one_epoch_per_trial_changes_nothing():
     recs = [TrialRecord("a", {}, [0.3, 0.2]), TrialRecord("b", {}, [0.4, 0.1])]
     out, shifted = at_full_fidelity(recs, {"a": {1: [0.3, 0.2]}, "b": {1: [0.4, 0.1]}})
     assert shifted == 0 and out == recs
+
+
+def test_common_rung_is_the_highest_epoch_min_trials_reached():
+    recs = [TrialRecord(t, {}, [v]) for t, v in
+            (("a", 0.2), ("b", 0.45), ("c", 0.5), ("d", 0.35))]
+    curves = {"a": {1: [0.5], 2: [0.3], 4: [0.2]}, "b": {1: [0.45]},
+              "c": {1: [0.6], 2: [0.5]}, "d": {1: [0.4], 2: [0.35]}}
+    out, epoch = at_common_rung(recs, curves, min_trials=3)
+    assert epoch == 2
+    # a is taken back to epoch 2 (comparable), b (stopped at epoch 1) is left out
+    assert [(r.trial_id, r.fold_scores) for r in out] == [("a", [0.3]), ("c", [0.5]),
+                                                          ("d", [0.35])]
+    out, epoch = at_common_rung(recs, curves, min_trials=5)  # no epoch has 5: the fullest
+    assert epoch == 1 and len(out) == 4
+
+
+def test_common_rung_leaves_one_epoch_runs_alone():
+    recs = [TrialRecord("a", {}, [0.3, 0.2]), TrialRecord("b", {}, [0.4, 0.1])]
+    out, epoch = at_common_rung(recs, {"a": {1: [0.3, 0.2]}, "b": {1: [0.4, 0.1]}}, 2)
+    assert epoch == 0 and out == recs

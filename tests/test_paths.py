@@ -166,11 +166,13 @@ def test_asha_over_streamed_folds_fires_with_cut_trials_imputed(ray_local, tmp_p
     assert stopper.fired.num_pruned > 0, "ASHA cut trials counted, imputed"
 
 
-def test_asha_over_epochs_fires_comparing_trials_at_the_highest_epoch(ray_local, tmp_path):
-    """A complete fold list every epoch, ASHA over 8 epochs: trials cut at epoch 1, 2 or 4 are
-    moved to the highest epoch by the curve shift, and the zero-argument stopper fires before
-    all 60 trials have started."""
-    stopper = AutoTermStopper(param_space=obj.SPACE, let_running_finish=True)
+@pytest.mark.parametrize("fidelity", ["rung", "shift"])
+def test_asha_over_epochs_fires_comparing_trials_at_one_fidelity(ray_local, tmp_path, fidelity):
+    """A complete fold list every epoch, ASHA over 8 epochs: most trials are cut at epoch 1, 2
+    or 4; the stopper compares trials at one fidelity (the default: the highest epoch that
+    min_trials trials reached; also the curve shift) and fires before all 60 have started."""
+    stopper = AutoTermStopper(param_space=obj.SPACE, let_running_finish=True,
+                              fidelity=fidelity)
     sched = ASHAScheduler(metric="cv_mean", mode="min", time_attr="training_iteration",
                           max_t=8, grace_period=1, reduction_factor=2)
     analysis = run(obj.quadratic_epochs8, stopper, tmp_path, "asha-epochs", scheduler=sched,
@@ -178,7 +180,7 @@ def test_asha_over_epochs_fires_comparing_trials_at_the_highest_epoch(ray_local,
     started = [t for t in analysis.trials if t.last_result]
     assert stopper.fired is not None, stopper.decisions[-1].summary()
     assert len(started) < 60, f"fired only after all {len(started)} trials started"
-    assert stopper._said_fidelity, "cut trials were compared at the highest epoch"
+    assert stopper._said_fidelity, "trials at different epochs were compared at one fidelity"
 
 
 def test_asha_over_streamed_folds_says_why_when_cut_trials_are_left_out(

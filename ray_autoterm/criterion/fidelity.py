@@ -128,4 +128,52 @@ def at_full_fidelity(
     return out, shifted
 
 
-__all__ = ["at_full_fidelity", "curve_shift", "reference_curve"]
+def at_common_rung(
+    records: Sequence[TrialRecord],
+    curves: Mapping[str, Mapping[int, Sequence[float]]],
+    min_trials: int,
+) -> tuple[list[TrialRecord], int]:
+    """The records at one common epoch: the highest epoch ``E`` that at least ``min_trials``
+    of them reached, each with its values at ``E``; trials that stopped below ``E`` are left
+    out (the "rung-out" design, the GP on each trial's result at the highest rung that enough
+    trials reached). Trials that all report once come back unchanged.
+
+    Before ``min_trials`` trials reach any epoch, ``E`` is the epoch most trials reached (the
+    rule cannot stop then anyway). Returns the records and the epoch ``E`` (0: unchanged).
+
+    Example:
+        >>> recs = [TrialRecord(t, {}, [v]) for t, v in (("a", 0.3), ("b", 0.45), ("c", 0.5))]
+        >>> curves = {"a": {1: [0.5], 2: [0.3]}, "b": {1: [0.45]}, "c": {1: [0.6], 2: [0.5]}}
+        >>> out, epoch = at_common_rung(recs, curves, min_trials=2)
+        >>> [(r.trial_id, r.fold_scores) for r in out], epoch
+        ([('a', [0.3]), ('c', [0.5])], 2)
+    """
+    last = {t: max(c) for t, c in curves.items() if c}
+    ids = [r.trial_id for r in records]
+    if not last or len({last.get(t, 0) for t in ids}) <= 1:
+        return list(records), 0
+    reached: dict[int, int] = {}
+    for t in ids:
+        for epoch in curves.get(t, {}):
+            reached[epoch] = reached.get(epoch, 0) + 1
+    enough = [e for e, n in reached.items() if n >= min_trials]
+    epoch = max(enough) if enough else max(reached, key=lambda e: (reached[e], e))
+    out: list[TrialRecord] = []
+    for rec in records:
+        curve = curves.get(rec.trial_id)
+        if curve is None:
+            out.append(rec)
+        elif epoch in curve and len(curve[epoch]) == len(rec.fold_scores):
+            values = [float(v) for v in curve[epoch]]
+            out.append(rec if values == list(rec.fold_scores)
+                       else dataclasses.replace(rec, fold_scores=values))
+    return out, epoch
+
+
+FIDELITY_DESIGNS = ("rung", "shift")
+"""How the stopper compares trials reported at several epochs: ``"rung"`` (default:
+:func:`at_common_rung`) or ``"shift"`` (:func:`at_full_fidelity`)."""
+
+
+__all__ = ["FIDELITY_DESIGNS", "at_common_rung", "at_full_fidelity", "curve_shift",
+           "reference_curve"]

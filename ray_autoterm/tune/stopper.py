@@ -19,9 +19,10 @@ from ray.tune.stopper import Stopper
 from ray_autoterm._validation import check_key, check_mode, check_positive_int
 from ray_autoterm.criterion.decision import Decision
 from ray_autoterm.criterion.error_evaluators import HoldoutErrorEvaluator, StaticErrorEvaluator
-from ray_autoterm.criterion.fidelity import at_full_fidelity
+from ray_autoterm.criterion.fidelity import FIDELITY_DESIGNS, at_common_rung, at_full_fidelity
 from ray_autoterm.criterion.terminator import AutoTermCriterion
 from ray_autoterm.errors import SearchSpaceError, invalid
+from ray_autoterm.history import TrialRecord
 from ray_autoterm.space import SearchSpace
 from ray_autoterm.tune import _events as events
 from ray_autoterm.tune import _tune_internals as internals
@@ -144,6 +145,12 @@ class AutoTermStopper(Stopper):
             ``"impute"`` (default) completes its missing folds from the incumbent's, shifted
             by its mean measured difference, so it counts like a pruned trial
             (:class:`~ray_autoterm.FoldPruningScheduler`); ``"leave_out"`` leaves it out.
+        fidelity: How trials that report at several epochs (a scheduler such as ASHA cutting
+            them at different epochs) are compared: ``"rung"`` (default) decides on the trials
+            that reached the highest epoch ``min_trials`` trials reached, each at that epoch;
+            ``"shift"`` moves every trial to the highest epoch by the incumbent's improvement
+            over the same epochs. ``benchmarks/epochs.py`` chose the default: on recorded MLP
+            learning curves under ASHA only ``"rung"`` ever stopped.
         give_up_after: Stop the experiment once this many trials have ended with none usable
             (``None``: never).
         log_dir: Where to write the decision log; default: the experiment directory.
@@ -193,6 +200,7 @@ class AutoTermStopper(Stopper):
         max_lag: int = 4,
         max_hold_share: float = 0.05,
         cut_trials: str = "impute",
+        fidelity: str = "rung",
         give_up_after: int | None = 10,
         log_dir: str | os.PathLike[str] | None = None,
         report_progress: bool = True,
@@ -255,6 +263,9 @@ class AutoTermStopper(Stopper):
         if cut_trials not in ("impute", "leave_out"):
             raise invalid("cut_trials", cut_trials, '"impute" or "leave_out"')
         self.cut_trials = cut_trials
+        if fidelity not in FIDELITY_DESIGNS:
+            raise invalid("fidelity", fidelity, " or ".join(f'"{d}"' for d in FIDELITY_DESIGNS))
+        self.fidelity = fidelity
         self.let_running_finish = let_running_finish
         self.background = background
         self.report_progress = report_progress
@@ -352,8 +363,8 @@ class AutoTermStopper(Stopper):
             ("_started", set()), ("_decided_count", 0), ("_missed_calls", 0),
             ("_next_milestone", 10), ("run_id", uuid.uuid4().hex[:12]), ("_any_usable", False),
             ("_direction", Direction()), ("max_hold_share", 0.05), ("cut_trials", "impute"),
-            ("_said_fidelity", False), ("error_key", None), ("training_noise", 0.0),
-            ("_holdout", False),
+            ("_said_fidelity", False), ("fidelity", "rung"), ("error_key", None),
+            ("training_noise", 0.0), ("_holdout", False),
         ):
             self.__dict__.setdefault(key, default)
         self.decisions = [Decision.from_dict(d) for d in state["decisions"]]
@@ -452,21 +463,32 @@ class AutoTermStopper(Stopper):
                 count = self._state.num_completed
             records = self._state.snapshot(count)
             curves = self._state.fidelity_snapshot()
-            if curves:  # trials report every epoch: compare them at the highest epoch
-                records, shifted = at_full_fidelity(
-                    records, curves, sign=1.0 if self.mode == "min" else -1.0)
-                if shifted and not self._said_fidelity:
-                    self._said_fidelity = True
-                    logger.info(
-                        "ray-autoterm compares trials reported at different epochs: a trial "
-                        "below the highest epoch counts with its values shifted by the "
-                        "incumbent's improvement over the same epochs (the curve shift)."
-                    )
+            if curves:  # trials report every epoch: compare them at one fidelity
+                records = self._at_one_fidelity(records, curves)
             decision = self.criterion.evaluate(records, self._search_space())
             decision = dataclasses.replace(decision, run_id=self.run_id)
             self._decided_count = max(self._decided_count, count)
             self._record(decision)
             return decision
+
+    def _at_one_fidelity(
+        self, records: list[TrialRecord], curves: dict[str, dict[int, list[float]]]
+    ) -> list[TrialRecord]:
+        """Trials reported at several epochs (ASHA, HyperBand over epochs), compared at one
+        (see ``fidelity``)."""
+        if self.fidelity == "rung":
+            out, epoch = at_common_rung(records, curves, self.criterion.min_trials)
+            what = (f"at epoch {epoch}, the highest that min_trials={self.criterion.min_trials} "
+                    "trials reached (trials stopped below it are left out)")
+        else:
+            out, shifted = at_full_fidelity(records, curves, 1.0 if self.mode == "min" else -1.0)
+            epoch = shifted
+            what = ("at the highest epoch, a trial below it shifted by the incumbent's "
+                    "improvement over the same epochs (the curve shift)")
+        if epoch and not self._said_fidelity:
+            self._said_fidelity = True
+            logger.info("ray-autoterm compares trials reported at different epochs %s.", what)
+        return out
 
     def _settle(self, timeout: float = 60.0) -> Decision | None:
         """Let the background worker decide on everything recorded so far (at most ``timeout``
