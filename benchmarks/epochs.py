@@ -2,14 +2,17 @@
 """Epochs (multi-fidelity): the stopper beside ASHA, replayed on recorded learning curves.
 
 Issue 15, item 3. A trial that reports every epoch and that ASHA may cut after epoch ``r < T``:
-which value should such a trial bring to the stopping criterion? Three designs are compared:
+which value should such a trial bring to the stopping criterion? Four designs are compared:
 
 * ``last``: the trial counts with its validation loss at epoch ``r``, as it is;
 * ``shift``: its loss at ``r`` shifted by the improvement of the reference trial (the incumbent
   among the trials that reached ``T``) from ``r`` to ``T``
   (:func:`ray_autoterm.criterion.fidelity.curve_shift`, :func:`~ray_autoterm.criterion.
   fidelity.reference_curve`);
-* ``out``: only the trials that reached ``T`` count.
+* ``out``: only the trials that reached ``T`` count;
+* ``rung``: every trial at the highest epoch ``r*`` that at least ``min_trials`` trials reached
+  (the GP on a comparable fidelity below ``T``; trials cut before ``r*`` shifted to it as in
+  ``shift``, the reference being the incumbent at ``r*``); the error is then the SE at ``r*``.
 
 **record** (``python benchmarks/epochs.py record``): per task and seed, one sample from a
 scikit-learn generator split into 2,000 training rows, ONE validation split of 1,000 rows and a
@@ -33,8 +36,8 @@ order, one at a time (concurrency 1), arms:
   ``max_t=T``, ``grace_period=1``, ``reduction_factor=--rf``) fed each config's recorded curve
   epoch by epoch (a small stand-in for Tune's ``Trial``, as ``benchmarks/pruning.py``); a
   ``STOP`` before ``T`` cuts the trial there; all configs are run (the fixed budget);
-* ``ASHA + stop (last | shift | out)``: the same with the criterion evaluated after each trial
-  ended (cut or not), its records built by the design.
+* ``ASHA + stop (last | shift | out | rung)``: the same with the criterion evaluated after each
+  trial ended (cut or not), its records built by the design.
 
 The criterion has one value per trial (the validation loss), so its error is not Eq. 9's: the
 benchmark passes a custom :class:`~ray_autoterm.criterion.error_evaluators.BaseErrorEvaluator`
@@ -224,7 +227,7 @@ def record(args: argparse.Namespace) -> None:
 
 
 # --------------------------------------------------------------------------- replay
-DESIGNS = ("last", "shift", "out")
+DESIGNS = ("last", "shift", "out", "rung")
 BIG = 1e10  # a diverged epoch's loss, for ASHA (the criterion skips non-finite values)
 
 
@@ -280,22 +283,31 @@ def _arm(name: str) -> tuple[int | None, str | None, bool]:
 
 
 def criterion_records(trials: list[dict[str, Any]], reached: list[int], design: str | None,
-                      full: int) -> tuple[list[TrialRecord], dict[str, float]]:
+                      full: int, min_trials: int = 20
+                      ) -> tuple[list[TrialRecord], dict[str, float]]:
     """The criterion's records (one value each) and their standard errors, by ``design``.
 
     ``reached[j]`` is the last epoch trial ``j`` ran; ``design`` ``None`` (FIFO) or ``"last"``
     take each trial's loss at its last epoch, ``"out"`` only the trials that reached ``full``,
     ``"shift"`` the cut trials' losses shifted by the reference's (the incumbent among the
     trials that reached ``full``) improvement from their epoch to ``full``; a cut trial with no
-    reference yet is left out.
+    reference yet is left out. ``"rung"`` takes every trial at the highest epoch ``r*`` that at
+    least ``min_trials`` trials reached (those cut before ``r*`` shifted to it, as ``"shift"``
+    with ``r*`` as the full fidelity).
     """
     from ray_autoterm.criterion.fidelity import curve_shift, reference_curve
 
+    if design == "rung":
+        # The highest epoch that at least ``min_trials`` trials reached: every trial at it.
+        full = max(e for e in range(1, full + 1)
+                   if e == 1 or sum(r >= e for r in reached) >= min_trials)
+        design = "shift"
     curves = {f"t{j:03d}": {e: [trials[j]["val"][e - 1]] for e in range(1, full + 1)}
-              for j, r in enumerate(reached) if r == full}
+              for j, r in enumerate(reached) if r >= full}
     recs, se = [], {}
     for j, r in enumerate(reached):
         tid = f"t{j:03d}"
+        r = min(r, full)
         value = trials[j]["val"][r - 1]
         if r < full and design == "out":
             continue
@@ -343,7 +355,7 @@ def replay(run: dict[str, Any], arm: str, min_trials: int) -> dict[str, Any]:
         cpu += sum(tr["fit_s"][:r]) + sum(tr["val_s"][:r])
         if crit is None:
             continue
-        recs, err.se = criterion_records(trials, reached, design, full)
+        recs, err.se = criterion_records(trials, reached, design, full, min_trials)
         recs = [rec for rec in recs if crit.usable(rec)]
         if len(recs) < min_trials:
             continue
