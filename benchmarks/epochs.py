@@ -2,7 +2,7 @@
 """Epochs (multi-fidelity): the stopper beside ASHA, replayed on recorded learning curves.
 
 Issue 15, item 3. A trial that reports every epoch and that ASHA may cut after epoch ``r < T``:
-which value should such a trial bring to the stopping criterion? Four designs are compared:
+which value should such a trial bring to the stopping criterion? Five designs are compared:
 
 * ``last``: the trial counts with its validation loss at epoch ``r``, as it is;
 * ``shift``: its loss at ``r`` shifted by the improvement of the reference trial (the incumbent
@@ -12,7 +12,8 @@ which value should such a trial bring to the stopping criterion? Four designs ar
 * ``out``: only the trials that reached ``T`` count;
 * ``rung``: every trial at the highest epoch ``r*`` that at least ``min_trials`` trials reached
   (the GP on a comparable fidelity below ``T``; trials cut before ``r*`` shifted to it as in
-  ``shift``, the reference being the incumbent at ``r*``); the error is then the SE at ``r*``.
+  ``shift``, the reference being the incumbent at ``r*``); the error is then the SE at ``r*``;
+* ``rung-out``: only the trials that reached ``r*``, at ``r*`` (none imputed).
 
 **record** (``python benchmarks/epochs.py record``): per task and seed, one sample from a
 scikit-learn generator split into 2,000 training rows, ONE validation split of 1,000 rows and a
@@ -36,7 +37,7 @@ order, one at a time (concurrency 1), arms:
   ``max_t=T``, ``grace_period=1``, ``reduction_factor=--rf``) fed each config's recorded curve
   epoch by epoch (a small stand-in for Tune's ``Trial``, as ``benchmarks/pruning.py``); a
   ``STOP`` before ``T`` cuts the trial there; all configs are run (the fixed budget);
-* ``ASHA + stop (last | shift | out | rung)``: the same with the criterion evaluated after each
+* ``ASHA + stop (<design>)``: the same with the criterion evaluated after each
   trial ended (cut or not), its records built by the design.
 
 The criterion has one value per trial (the validation loss), so its error is not Eq. 9's: the
@@ -227,7 +228,7 @@ def record(args: argparse.Namespace) -> None:
 
 
 # --------------------------------------------------------------------------- replay
-DESIGNS = ("last", "shift", "out", "rung")
+DESIGNS = ("last", "shift", "out", "rung", "rung-out")
 BIG = 1e10  # a diverged epoch's loss, for ASHA (the criterion skips non-finite values)
 
 
@@ -293,15 +294,16 @@ def criterion_records(trials: list[dict[str, Any]], reached: list[int], design: 
     trials that reached ``full``) improvement from their epoch to ``full``; a cut trial with no
     reference yet is left out. ``"rung"`` takes every trial at the highest epoch ``r*`` that at
     least ``min_trials`` trials reached (those cut before ``r*`` shifted to it, as ``"shift"``
-    with ``r*`` as the full fidelity).
+    with ``r*`` as the full fidelity); ``"rung-out"`` only the trials that reached ``r*``, at
+    ``r*``.
     """
     from ray_autoterm.criterion.fidelity import curve_shift, reference_curve
 
-    if design == "rung":
-        # The highest epoch that at least ``min_trials`` trials reached: every trial at it.
+    if design in ("rung", "rung-out"):
+        # The highest epoch that at least ``min_trials`` trials reached: the trials at it.
         full = max(e for e in range(1, full + 1)
                    if e == 1 or sum(r >= e for r in reached) >= min_trials)
-        design = "shift"
+        design = "shift" if design == "rung" else "out"
     curves = {f"t{j:03d}": {e: [trials[j]["val"][e - 1]] for e in range(1, full + 1)}
               for j, r in enumerate(reached) if r >= full}
     recs, se = [], {}
