@@ -496,7 +496,25 @@ def render(results: list[dict[str, Any]], info: dict[str, Any], command: str, rf
     return "\n".join(lines)
 
 
+def merge(args: argparse.Namespace) -> None:
+    """Render one report from the raw results of several replays (same arms and settings)."""
+    raws = [json.loads(Path(p).read_text()) for p in args.merge]
+    results = sorted((r for raw in raws for r in raw["runs"]), key=lambda r: (r["task"], r["seed"]))
+    command = " and ".join(f"`{raw['command']}`" for raw in raws).strip("`")
+    info = raws[0]["provenance"]
+    elapsed = sum(raw["elapsed_s"] for raw in raws)
+    raw_out = Path(args.out).with_suffix(".json")
+    raw_out.write_text(json.dumps({"command": command, "provenance": info, "elapsed_s": elapsed,
+                                   "rf": raws[0]["rf"], "min_trials": raws[0]["min_trials"],
+                                   "runs": results}, indent=0))
+    _bench.write_report(render(results, info, command, raws[0]["rf"], raws[0]["min_trials"],
+                               elapsed), args.out)
+
+
 def replay_all(args: argparse.Namespace) -> None:
+    if args.merge:
+        merge(args)
+        return
     paths = sorted(glob.glob(args.runs))
     if not paths:
         raise SystemExit(f"--runs {args.runs!r} matches no file")
@@ -540,6 +558,8 @@ def main(argv: list[str] | None = None) -> None:
     rep.add_argument("--min-trials", type=int, default=20)
     rep.add_argument("--jobs", type=int, default=1)
     rep.add_argument("--out", default=str(REPORT))
+    rep.add_argument("--merge", nargs="+", metavar="RAW_JSON",
+                     help="only render one report from these replays' raw results")
     args = parser.parse_args(argv)
     args.command = "python benchmarks/epochs.py " + " ".join(argv if argv is not None
                                                              else sys.argv[1:])
