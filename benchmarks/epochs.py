@@ -424,6 +424,13 @@ def _ci(values: Sequence[float], fmt: str) -> str:
     return f"{format(float(np.mean(values)), fmt)} [{format(lo, fmt)}, {format(hi, fmt)}]"
 
 
+def _ratio(arm_runs: Sequence[dict[str, Any]]) -> str:
+    """Median over runs of the regret bound over ε at each run's last decision (``-`` if none)."""
+    ratios = [x["last_decision"]["bound"] / x["last_decision"]["error"] for x in arm_runs
+              if x["last_decision"].get("bound") is not None and x["last_decision"]["error"]]
+    return f"{np.median(ratios):.2f} ({len(ratios)} runs)" if ratios else "-"
+
+
 def render(results: list[dict[str, Any]], info: dict[str, Any], command: str, rfs: Sequence[int],
            min_trials: int, elapsed: float) -> str:
     """The markdown report: the arms' table, the savings of the stopper, per-task means."""
@@ -442,8 +449,8 @@ def render(results: list[dict[str, Any]], info: dict[str, Any], command: str, rf
         "budget) of the same run, 0 is the same answer, negative is worse. Means over runs with "
         "95% bootstrap intervals; *lost > 0.5%*: share of runs with RYC < −0.005.", "",
         "| arm | fired | epochs trained (% of FIFO) | CPU s | configs started | mean RYC "
-        "| lost > 0.5% | worst RYC |",
-        "|---|---|---|---|---|---|---|---|",
+        "| lost > 0.5% | worst RYC | bound/ε, last decision (median) |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     names = list(results[0]["arms"])
     for arm in names:
@@ -456,7 +463,7 @@ def render(results: list[dict[str, Any]], info: dict[str, Any], command: str, rf
             f"| {arm} | {fired}{'/' + str(n) if fired != '-' else ''} | {_ci(share, '.1%')} "
             f"| {np.mean([x['cpu_s'] for x in a]):.1f} | {np.mean([x['es'] for x in a]):.1f} "
             f"| {_ci(rycs, '+.4f')} | {np.mean([v < -0.005 for v in rycs]):.0%} "
-            f"| {rycs[worst]:+.4f} ({results[worst]['name']}) |")
+            f"| {rycs[worst]:+.4f} ({results[worst]['name']}) | {_ratio(a)} |")
     lines += ["", "Compute of the stopper under ASHA, paired per run: the share of epochs "
               "ASHA + stop saves against ASHA alone (fixed budget) and against FIFO + stop "
               "(mean over runs [95% interval]; ratio of totals), and the paired RYC difference.",
