@@ -247,7 +247,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     log_dir = tempfile.mkdtemp()
     stopper = ours(args, True, log_dir)
     res = feed(stopper, stream, args.rate, progress="ours", time_limit=args.time_limit)
-    stopper.wait_for_decision(timeout=120)
+    stopper._settle(timeout=120)
     res.update(stopper_numbers(stopper, log_dir))
     out["ours"] = res
 
