@@ -20,9 +20,10 @@ by their ratio, never narrowed::
 
 With fewer than ``⌈level/(1 − level)⌉`` records the conformal quantile does not exist; the
 largest residual stands in for it (``k = m``: cautious, the direction that stops later), and
-without any record ``s_t = 1`` (the paper's Eq. 8). When the evaluator first sees ``n`` trials without an earlier
-GP of its own (a replay, or a stopper started late), it back-fills the record once: a GP fitted
-on the first ``⌊n/2⌋`` trials (its own best half, as the bound's) predicts the others.
+without any record ``s_t = 1`` (the paper's Eq. 8). When the evaluator first sees ``n`` trials
+without an earlier GP of its own (a replay, or a stopper started late), it back-fills the
+record once: a GP fitted on the first ``⌊n/2⌋`` trials (its own best half, as the bound's)
+predicts the others.
 
 The record is :attr:`CalibratedRegretBoundEvaluator.record`; :func:`calibration_scale` and
 :func:`standardised_residuals` are the formulas, pure.
@@ -45,8 +46,9 @@ from ray_autoterm.errors import invalid
 from ray_autoterm.history import TrialRecord
 
 
-def standardised_residuals(mean: Sequence[float], variance: Sequence[float],
-                           y: Sequence[float]) -> np.ndarray:
+def standardised_residuals(mean: Sequence[float] | np.ndarray,
+                           variance: Sequence[float] | np.ndarray,
+                           y: Sequence[float] | np.ndarray) -> np.ndarray:
     """``z_i = (μ_i − y_i) / sqrt(v_i)``: how far below its predicted mean a trial came out.
 
     Args:
@@ -81,7 +83,7 @@ def normal_quantile(p: float) -> float:
     return float(norm.ppf(check_open_unit("p", p)))
 
 
-def calibration_scale(z: Sequence[float], level: float = 0.9) -> float:
+def calibration_scale(z: Sequence[float] | np.ndarray, level: float = 0.9) -> float:
     """``s = max(1, z_(k) / Φ⁻¹(level))``, ``k = min(m, ⌈(m + 1)·level⌉)``; 1 without records.
 
     Args:
@@ -227,7 +229,7 @@ class CalibratedRegretBoundEvaluator(RegretBoundEvaluator):
         var_y = np.maximum(var_y, 1e-300)
         y = observations.losses[which]
         z = standardised_residuals(mean, var_y, y)
-        for r, mu, v, vf, yi, zi in zip(recs, mean, var_y, var_f, y, z):
+        for r, mu, v, vf, yi, zi in zip(recs, mean, var_y, var_f, y, z, strict=True):
             self.record.append(Prediction(r.trial_id, num_trials, float(mu), math.sqrt(v),
                                           math.sqrt(vf), float(yi), float(zi)))
 

@@ -25,7 +25,7 @@ The formulas of the successors are re-exported here from their modules.
 from __future__ import annotations
 
 import dataclasses
-from typing import TYPE_CHECKING, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from ray_autoterm._validation import (
     check_open_unit,
@@ -266,7 +266,7 @@ def preset(
             val_train_ratio=val_train_ratio, fitter=fitter)
         test = GapBelowThreshold()
     else:
-        bound_knobs = dict(
+        bound_knobs: dict[str, Any] = dict(
             delta=delta, beta_scale=beta_scale, min_fit=min_fit, fit_fraction=fit_fraction,
             exact=exact_bound, num_restarts=num_restarts, raw_samples=raw_samples, seed=seed,
             noise=noise, val_train_ratio=val_train_ratio, fitter=fitter)
