@@ -34,6 +34,7 @@ from __future__ import annotations
 import dataclasses
 import math
 from collections.abc import Sequence
+from statistics import NormalDist
 from typing import Any
 
 import numpy as np
@@ -78,9 +79,7 @@ def normal_quantile(p: float) -> float:
         >>> round(normal_quantile(0.9), 4)
         1.2816
     """
-    from scipy.stats import norm
-
-    return float(norm.ppf(check_open_unit("p", p)))
+    return NormalDist().inv_cdf(check_open_unit("p", p))
 
 
 def calibration_scale(z: Sequence[float] | np.ndarray, level: float = 0.9) -> float:
@@ -221,17 +220,28 @@ class CalibratedRegretBoundEvaluator(RegretBoundEvaluator):
             mean = post.mean.reshape(-1).numpy()
             var_f = post.variance.reshape(-1).clamp_min(0).numpy()
         yvar = self.noise_variances(recs)
-        if yvar is None:  # the learned noise term, in the metric's units
-            with torch.no_grad():
-                var_y = model.posterior(Xn, observation_noise=True).variance.reshape(-1).numpy()
-        else:
-            var_y = var_f + yvar
+        # The learned noise term (in the metric's units), or each trial's known noise.
+        var_y = var_f + (_learned_noise(model, Xn) if yvar is None else yvar)
         var_y = np.maximum(var_y, 1e-300)
         y = observations.losses[which]
         z = standardised_residuals(mean, var_y, y)
         for r, mu, v, vf, yi, zi in zip(recs, mean, var_y, var_f, y, z, strict=True):
             self.record.append(Prediction(r.trial_id, num_trials, float(mu), math.sqrt(v),
                                           math.sqrt(vf), float(yi), float(zi)))
+
+
+def _learned_noise(model: Any, X: Any) -> float | np.ndarray:
+    """The learned noise variance in the metric's units: the likelihood's, times the square of
+    ``Standardize``'s scale (no second posterior call); else from a posterior with noise."""
+    import torch
+
+    noise = getattr(getattr(model, "likelihood", None), "noise", None)
+    stdvs = getattr(getattr(model, "outcome_transform", None), "stdvs", None)
+    if noise is not None and stdvs is not None:
+        return float(noise.detach().mean()) * float(stdvs.detach().reshape(-1)[0]) ** 2
+    with torch.no_grad():
+        post, with_noise = model.posterior(X), model.posterior(X, observation_noise=True)
+        return (with_noise.variance - post.variance).reshape(-1).numpy()
 
 
 __all__ = [
