@@ -76,7 +76,7 @@ def plot_decisions(
         fig = Figure(figsize=(8, 6), layout="constrained")
         top, bottom = fig.subplots(2, 1, sharex=True, gridspec_kw={"height_ratios": [2, 1]})
     else:
-        fig, top = ax.get_figure(), ax
+        fig, top = cast("Figure", ax.get_figure()), ax
         bottom = ax.twinx()
     x = [d.num_trials for d in decisions]
     bound = [_positive(d.regret_bound) for d in decisions]

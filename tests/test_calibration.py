@@ -174,3 +174,14 @@ def test_real_gp_calibrated_bound_is_never_below_the_papers() -> None:
     again = pickle.loads(pickle.dumps(calibrated))
     assert len(again.improvement_evaluator.record) == 18
     assert again.evaluate(history, space).fit_ok
+
+
+def test_examples_in_docstrings() -> None:
+    import doctest
+
+    import ray_autoterm.criterion.calibration as module
+    import ray_autoterm.plotting as plotting
+
+    for mod in (module, plotting):
+        result = doctest.testmod(mod, optionflags=doctest.ELLIPSIS, verbose=False, report=True)
+        assert result.failed == 0 and result.attempted > 0, mod.__name__
