@@ -700,7 +700,8 @@ def group_markdown(stats: dict[str, dict[str, Any]], reference: str = PAPER_ROW)
     """The table of one group of runs (one row per rule)."""
     head = ["rule", "fired", "mean RYC [95% CI]", "median RYC [95% CI]", "mean RTC [95% CI]",
             "median RTC [95% CI]", "lost > 0.5%", "worst RYC (run)",
-            "ΔRYC vs paper [95% CI]", "ΔRTC vs paper [95% CI]", "mean stop"]
+            f"ΔRYC vs {_short(reference)} [95% CI]", f"ΔRTC vs {_short(reference)} [95% CI]",
+            "mean stop"]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for rule, st in stats.items():
         if rule == reference or "delta_ryc" not in st:
@@ -717,6 +718,11 @@ def group_markdown(stats: dict[str, dict[str, Any]], reference: str = PAPER_ROW)
             f"{st['worst_ryc']:+.4f} ({worst})", d_ryc, d_rtc, f"{st['mean_stop']:.1f}",
         ]) + " |")
     return "\n".join(lines)
+
+
+def _short(rule: str) -> str:
+    """How a table header names the reference row (``"paper"`` for the paper's row)."""
+    return "paper" if rule == PAPER_ROW else f"`{rule}`"
 
 
 def subgroup_markdown(rows: Sequence[dict[str, Any]], rules_: Sequence[str], key: str) -> str:
@@ -775,7 +781,8 @@ def _per_task(rows: Sequence[dict[str, Any]], rule_names: Sequence[str]) -> str:
 
 
 def grouped_main(groups: dict[str, str], out: str, from_trial: int, jobs: int, recompute: bool,
-                 target: str, command: str, rtc_on: str = "wall") -> int:
+                 target: str, command: str, rtc_on: str = "wall",
+                 reference: str = PAPER_ROW) -> int:
     """The statistics table: per group of runs, every rule with intervals (see the docstring)."""
     import glob
 
@@ -826,7 +833,7 @@ def grouped_main(groups: dict[str, str], out: str, from_trial: int, jobs: int, r
         "counts as es = T. Intervals: percentile bootstrap "
         f"over runs ({BOOTSTRAP_RESAMPLES:,} resamples, seed {BOOTSTRAP_SEED}). \"lost > 0.5%\": "
         "share of runs with RYC < −0.005. ΔRYC, ΔRTC: paired (same runs) mean difference to "
-        f"`{PAPER_ROW}`. The oracle knows the test losses: it stops at the first trial from "
+        f"`{reference}`. The oracle knows the test losses: it stops at the first trial from "
         f"{from_trial} on whose incumbent is within 0.5% (RYC ≥ −0.005) of the final one. "
         f"Model-based rules are evaluated after every trial from {from_trial} on."),
         "",
@@ -834,13 +841,17 @@ def grouped_main(groups: dict[str, str], out: str, from_trial: int, jobs: int, r
     for label in paths:
         g_rows = [r for r in rows if r["group"] == label]
         order = list(dict.fromkeys(r["rule"] for r in g_rows))
-        ref = [r for r in g_rows if r["rule"] == PAPER_ROW]
+        ref = [r for r in g_rows if r["rule"] == reference]
+        if not ref:
+            print(f"No row {reference!r} to take the paired differences against (the rows: "
+                  f"{', '.join(order)})")
+            return 1
         stats[label] = {rule: rule_statistics([r for r in g_rows if r["rule"] == rule], ref)
                         for rule in order}
         st = stats[label]
         parts += [f"## {label}", "", f"{_group_size(runs_of[label])} (`{groups[label]}`)"
                   + (f"; {skipped[label]} runs without `{target}` skipped" if label in skipped
-                     else "") + ".", "", group_markdown(st), ""]
+                     else "") + ".", "", group_markdown(st, reference), ""]
         met = [r for r in order if r != ORACLE_ROW and meets_target(st[r])]
         parts.append("Target of issue 11 (mean RYC ≥ −0.005, worst run ≥ −0.03, mean RTC ≥ 40%) "
                      f"met by: {', '.join(met) if met else 'no rule'}.")
@@ -903,6 +914,9 @@ def main(argv: list[str] | None = None) -> int:
                         help="another row of ours, e.g. 'fit on all={\"fit_fraction\": 1.0}' "
                              "(AutoTermCriterion keywords, passed through as they are; "
                              "repeatable)")
+    parser.add_argument("--reference", default=PAPER_ROW, metavar="ROW",
+                        help="the row the paired differences are taken against (default: the "
+                        "paper's row; a variant's row is 'ours (LABEL)')")
     parser.add_argument("--no-default-variants", action="store_true",
                         help="leave out the built-in variant rows (" + ", ".join(VARIANTS) + ")")
     parser.add_argument("--rtc", default="wall", choices=("wall", "cpu"),
@@ -939,7 +953,7 @@ def main(argv: list[str] | None = None) -> int:
     if groups:
         out = args.out or str(RESULTS / ("precise/table.md" if args.precise else "groups.md"))
         return grouped_main(groups, out, args.from_trial, args.jobs, args.recompute,
-                            args.target, command, args.rtc)
+                            args.target, command, args.rtc, args.reference)
     args.out = args.out or str(RESULTS / "table.md")
 
     import glob

@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
     from matplotlib.figure import Figure
 
+    from ray_autoterm.criterion.calibration import Prediction
     from ray_autoterm.criterion.decision import Decision
 
 STOP_GID = "autoterm-stop"
@@ -139,6 +140,73 @@ def plot_decisions(
         top.legend(handles + more_h, labels + more_l, title=heading, loc="lower left",
                    bbox_to_anchor=(0, 1.01), ncols=2, fontsize="small", frameon=False,
                    borderaxespad=0, handlelength=1.5, alignment="left")
+    return fig
+
+
+def plot_calibration(
+    record: Sequence[Prediction], level: float = 0.9, ax: Axes | None = None,
+    title: str | None = None,
+) -> Figure:
+    """Plot the calibration record: each trial against the GP's prediction before it came.
+
+    For every trial in ``record``
+    (:attr:`~ray_autoterm.criterion.calibration.CalibratedRegretBoundEvaluator.record`), in
+    order, a grey bar spans the earlier GP's one-sided ``level`` interval
+    ``[μ − Φ⁻¹(level)·sd, μ]`` of its loss and a dot marks the loss that came; red dots fell
+    below the interval's lower end (the search found better than the GP allowed). The title
+    gives their share against the nominal ``1 − level``, and the scale ``s`` the calibrated
+    bound widens ``sqrt(β_t)`` by (:func:`~ray_autoterm.criterion.calibration.
+    calibration_scale`).
+
+    Args:
+        record: The calibration record, oldest first.
+        level: The conformal level (the evaluator's ``level``).
+        ax: Draw into these axes instead of a new figure.
+        title: Figure title; default: the shares and the scale.
+
+    Returns:
+        The figure.
+
+    Example:
+        >>> from ray_autoterm.criterion.calibration import Prediction
+        >>> from ray_autoterm.plotting import plot_calibration
+        >>> rec = [Prediction(str(i), 10 + i, 1.0, 0.1, 0.05, 1.0 + 0.05 * (i % 5 - 2), 0.0)
+        ...        for i in range(20)]
+        >>> fig = plot_calibration(rec)
+        >>> fig.axes[0].get_xlabel()
+        'trials, in the order they came'
+    """
+    from matplotlib.figure import Figure
+
+    from ray_autoterm.criterion.calibration import calibration_scale, normal_quantile
+
+    record = list(record)
+    if ax is None:
+        fig = Figure(figsize=(8, 4), layout="constrained")
+        ax = fig.subplots()
+    else:
+        fig = cast("Figure", ax.get_figure())
+    q = normal_quantile(level)
+    x = list(range(1, len(record) + 1))
+    lower = [p.mean - q * p.sd for p in record]
+    ax.vlines(x, lower, [p.mean for p in record], color="0.6", linewidth=3, alpha=0.6,
+              label=f"GP before the trial: [μ − {q:.2f}·sd, μ] ({level:.0%} one-sided)")
+    below = [p.loss < lo for p, lo in zip(record, lower, strict=True)]
+    for flag, color, label in ((False, _BOUND, "the trial's loss"),
+                               (True, _STOP, "below the GP's interval")):
+        pts = [(i, p.loss) for i, p, b in zip(x, record, below, strict=True) if b == flag]
+        if pts:
+            ax.plot(*zip(*pts, strict=True), linestyle="none", marker="o", markersize=4,
+                    color=color, label=label)
+    ax.set_xlabel("trials, in the order they came")
+    ax.set_ylabel("loss")
+    ax.grid(True, alpha=0.3)
+    share = sum(below) / len(record) if record else math.nan
+    scale = calibration_scale([p.z for p in record], level)
+    heading = (f"{sum(below)} of {len(record)} trials below the interval ({share:.0%}; "
+               f"nominal {1 - level:.0%}): sqrt(β) × {scale:.2f}")
+    ax.set_title(f"{title} — {heading}" if title else heading, fontsize="medium")
+    ax.legend(loc="upper right", fontsize="small")
     return fig
 
 

@@ -19,6 +19,7 @@ from ray_autoterm._lazy import lazy_exports
 
 if TYPE_CHECKING:
     from ray_autoterm.criterion.bound import RegretBoundEvaluator
+    from ray_autoterm.criterion.calibration import CalibratedRegretBoundEvaluator
     from ray_autoterm.criterion.cv_error import cv_statistical_error
     from ray_autoterm.criterion.decision import DECISION_LOG_NAME, Decision
     from ray_autoterm.criterion.emsr import EMSRGapEvaluator
@@ -65,6 +66,7 @@ _LAZY: dict[str, str] = {
     "BaseImprovementEvaluator": "ray_autoterm.criterion.improvement",
     "BaseStoppingTest": "ray_autoterm.criterion.stopping_tests",
     "BoundBelowError": "ray_autoterm.criterion.stopping_tests",
+    "CalibratedRegretBoundEvaluator": "ray_autoterm.criterion.calibration",
     "CrossValidationError": "ray_autoterm.criterion.cv_error",
     "CrossValidationErrorEvaluator": "ray_autoterm.criterion.error_evaluators",
     "HoldoutErrorEvaluator": "ray_autoterm.criterion.error_evaluators",
@@ -98,6 +100,7 @@ __all__ = [
     "BaseImprovementEvaluator",
     "BaseStoppingTest",
     "BoundBelowError",
+    "CalibratedRegretBoundEvaluator",
     "CrossValidationErrorEvaluator",
     "HoldoutErrorEvaluator",
     "Decision",

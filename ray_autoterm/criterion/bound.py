@@ -115,6 +115,7 @@ class RegretBoundEvaluator(GPImprovementEvaluator):
         yvar = None if yvar_all is None else yvar_all[idx]
         model = self.fit(X_fit, y_fit, "bound", yvar)
         beta = regret_bound_beta(len(space.params), len(idx), self.delta, self.beta_scale)
+        beta, note = self._calibrate(observations, model, beta)
         extra = self._last_argmin if (
             self._last_argmin is not None and self._last_argmin.shape == (space.dim,)
         ) else None
@@ -140,7 +141,13 @@ class RegretBoundEvaluator(GPImprovementEvaluator):
             "" if self.noise == "learned" else " (GP with the trials' CV variances as noise)")
         fields = dict(num_fit=len(idx), beta=beta, min_ucb=rb.min_ucb, min_lcb=rb.min_lcb,
                       regret_bound=rb.bound, bound_exact=rb.exact)
-        return Improvement(rb.bound, fields, label=label, exact=rb.exact)
+        return Improvement(rb.bound, fields, label=label, note=note, exact=rb.exact)
+
+    def _calibrate(self, observations: Observations, model: Any,
+                   beta: float) -> tuple[float, str]:
+        """The ``β_t`` the bound uses, and words for the reason: Eq. 8's as it is here (a
+        subclass may widen it, see :mod:`~ray_autoterm.criterion.calibration`)."""
+        return beta, ""
 
 
 __all__ = ["RegretBoundEvaluator", "check_fit_subset", "check_seed"]

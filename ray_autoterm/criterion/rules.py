@@ -25,7 +25,7 @@ The formulas of the successors are re-exported here from their modules.
 from __future__ import annotations
 
 import dataclasses
-from typing import TYPE_CHECKING, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from ray_autoterm._validation import (
     check_open_unit,
@@ -33,6 +33,7 @@ from ray_autoterm._validation import (
     check_positive_int,
 )
 from ray_autoterm.criterion.bound import RegretBoundEvaluator, check_fit_subset, check_seed
+from ray_autoterm.criterion.calibration import CalibratedRegretBoundEvaluator
 from ray_autoterm.criterion.cv_error import cv_statistical_error
 from ray_autoterm.criterion.emsr import (
     EMSRGapEvaluator,
@@ -81,6 +82,8 @@ class Rule:
             variance as its known noise).
         consecutive: The test must hold at this many consecutive decisions.
         prb_delta: ``"prb"``: stop once ``P(regret <= ε) >= 1 − prb_delta``.
+        calibrate: ``"bound"``: widen ``sqrt(β_t)`` by the GP's out-of-sample record on the
+            search's own next trials (:mod:`~ray_autoterm.criterion.calibration`).
         description: One line for the decision's reason and the README.
     """
 
@@ -89,6 +92,7 @@ class Rule:
     noise: str = "learned"
     consecutive: int = 1
     prb_delta: float = 0.05
+    calibrate: bool = False
     description: str = ""
 
 
@@ -105,6 +109,10 @@ RULES: dict[str, Rule] = {
     "prb-3": Rule(test="prb", consecutive=3, description="probabilistic regret bound "
                   "(Wilson 2024, δ 0.05) against the incumbent's CV error, at 3 consecutive "
                   "decisions"),
+    "calibrated": Rule(calibrate=True, description="regret bound with sqrt(β) widened by the "
+                       "GP's record on the search's next trials < the incumbent's CV error"),
+    "calibrated-pooled": Rule(calibrate=True, error="pooled", description="calibrated regret "
+                              "bound < the CV error pooled over the best configurations"),
     "emsr-gap": Rule(test="emsr-gap", description="gap of expected minimum simple regrets "
                      "(Ishibashi et al. 2023) below its automatic threshold"),
 }
@@ -148,6 +156,8 @@ def preset(
     prb_delta: float | None = None,
     prb_samples: int = 128,
     gap_delta: float = 0.1,
+    calibrate: bool | None = None,
+    calibration_level: float = 0.9,
 ) -> RuleParts:
     """The improvement evaluator, error evaluator, test and ``consecutive`` of a named rule.
 
@@ -177,6 +187,10 @@ def preset(
             rule's own (0.05, Wilson's).
         prb_samples: ``"prb"``: posterior samples (seeded quasi-random).
         gap_delta: ``"emsr-gap"``: ``δ`` of the automatic threshold.
+        calibrate: Overrides whether the bound's ``sqrt(β_t)`` is calibrated on the search's
+            next trials (``True`` for ``"calibrated"``; only with the ``"bound"`` test).
+        calibration_level: The conformal level of that calibration
+            (:class:`~ray_autoterm.criterion.calibration.CalibratedRegretBoundEvaluator`).
 
     Raises:
         InvalidArgumentError: for any knob outside its allowed range, naming it.
@@ -219,6 +233,13 @@ def preset(
     prb_delta = named.prb_delta if prb_delta is None else check_open_unit("prb_delta", prb_delta)
     check_positive_int("prb_samples", prb_samples, minimum=8)
     check_open_unit("gap_delta", gap_delta)
+    check_open_unit("calibration_level", calibration_level)
+    if calibrate is not None and not isinstance(calibrate, bool):
+        raise invalid("calibrate", calibrate, "None, True or False")
+    calibrate = named.calibrate if calibrate is None else calibrate
+    if calibrate and named.test != "bound":
+        raise invalid("calibrate", calibrate, f"None or False with rule {rule!r} (the "
+                      "calibration widens the regret bound of the \"bound\" test)")
 
     error = error if error is not None else named.error
     noise = noise if noise is not None else named.noise
@@ -245,10 +266,12 @@ def preset(
             val_train_ratio=val_train_ratio, fitter=fitter)
         test = GapBelowThreshold()
     else:
-        improvement = RegretBoundEvaluator(
+        bound_knobs: dict[str, Any] = dict(
             delta=delta, beta_scale=beta_scale, min_fit=min_fit, fit_fraction=fit_fraction,
             exact=exact_bound, num_restarts=num_restarts, raw_samples=raw_samples, seed=seed,
             noise=noise, val_train_ratio=val_train_ratio, fitter=fitter)
+        improvement = (CalibratedRegretBoundEvaluator(level=calibration_level, **bound_knobs)
+                       if calibrate else RegretBoundEvaluator(**bound_knobs))
         test = BoundBelowError()
     return RuleParts(improvement, errors, test, consecutive)
 
