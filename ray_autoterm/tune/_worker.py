@@ -18,7 +18,8 @@ decisions in one worker thread instead, under four rules:
 * **Bounded hold.** The caller is never held for more than ``max_hold_share`` of the wall time
   since the first request: decisions slower than trials arrive (thousands of fast trials) then
   let the lag grow instead of stalling Tune, and the worker says so once. If more than
-  ``_MAX_BACKLOG`` counts wait, it jumps ahead to the newest ones.
+  ``_MAX_BACKLOG`` counts wait, it jumps ahead to the newest ones; when the experiment is over
+  (:meth:`DecisionWorker.settle`), it decides on everything at once.
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ from collections.abc import Callable
 logger = logging.getLogger("ray_autoterm")
 
 _HOLD_TIMEOUT_S = 120.0  # never hold Tune longer than this at once, whatever a decision costs
-_MAX_BACKLOG = 256  # counts waiting beyond this are skipped (only the newest are evaluated)
+_MAX_BACKLOG = 64  # counts waiting beyond this are skipped (only the newest are evaluated)
 
 
 class DecisionWorker:
@@ -60,7 +61,7 @@ class DecisionWorker:
     def __init__(
         self, decide: Callable[[int], object], duty_cycle: float, max_lag: int,
         finished: Callable[[], bool], start: int = 0, skip_below: int = 0,
-        max_hold_share: float = 0.05,
+        max_hold_share: float = 0.02,
     ) -> None:
         self._decide = decide
         self._rest_factor = 1.0 / duty_cycle - 1.0
@@ -77,6 +78,7 @@ class DecisionWorker:
         self._thread: threading.Thread | None = None
         self._t0: float | None = None
         self._warned_behind = False
+        self._final = False
         self.holds = 0  # how often the caller was held (for benchmarks)
         self.held_s = 0.0  # for how long, in all
         self.skipped = 0  # counts skipped for a backlog over _MAX_BACKLOG
@@ -127,6 +129,7 @@ class DecisionWorker:
         deadline = time.monotonic() + timeout
         with self._cond:
             self._hurry = True
+            self._final = True  # the experiment is over: decide on everything, at once
             self._cond.notify_all()
             while (self.pending > 0 or self._busy) and not (self._finished() and not self._busy):
                 left = deadline - time.monotonic()
@@ -148,7 +151,7 @@ class DecisionWorker:
     def _next_count(self) -> int:
         """The next count to decide on (called with the condition held, ``pending > 0``)."""
         target = self._covered + 1
-        if self._requested < self._skip_below:
+        if self._final or self._requested < self._skip_below:
             return self._requested  # the rule cannot stop yet: only the latest count matters
         target = max(target, self._skip_below)
         if self._requested - target >= _MAX_BACKLOG:
