@@ -158,6 +158,37 @@ def test_fifo_holdout_fires_with_the_incumbents_sd_over_sqrt_n(ray_local, tmp_pa
     assert rec.holdout_n == N_VAL and rec.fold_scores == [pytest.approx(losses.mean())]
 
 
+def shared_noise_losses(config: dict) -> np.ndarray:
+    """Per-example losses as on a real validation set: most of the noise is shared by all
+    configs (the same examples are hard for every model), a little is the config's own."""
+    true = (config["a"] - 0.3) ** 2 + (config["b"] - 0.7) ** 2
+    shared = 2 * EXAMPLE_SD * np.random.default_rng(12345).standard_normal(N_VAL)
+    return true + shared + (example_losses(config) - true) / 6
+
+
+def holdout_shared(config: dict) -> None:
+    from ray_autoterm.tune import report_holdout
+
+    report_holdout(shared_noise_losses(config))
+
+
+def test_zero_argument_stopper_fires_on_holdout_results(ray_local, tmp_path):
+    """FIFO trials with 2,000 validation examples, Tune's random search, `AutoTermStopper()`:
+    it detects the holdout results, fires, and the firing error is the incumbent's sd/sqrt(n)."""
+    stopper = AutoTermStopper()
+    tune.Tuner(
+        holdout_shared, param_space=SPACE,
+        tune_config=tune.TuneConfig(num_samples=100, max_concurrent_trials=2, reuse_actors=True),
+        run_config=tune.RunConfig(stop=stopper, storage_path=str(tmp_path), name="zero",
+                                  verbose=0),
+    ).fit()
+    fired = stopper.fired
+    assert fired is not None and fired.error_source == "holdout", stopper.decisions[-1].reason
+    losses = shared_noise_losses(fired.incumbent_config)
+    expected = losses.std(ddof=1) / math.sqrt(N_VAL)
+    assert fired.statistical_error == pytest.approx(expected, rel=0.10)
+
+
 def test_bad_per_example_losses_warn_once_and_leave_the_trial_out(ray_local, tmp_path, caplog):
     log = ray_autoterm_log(caplog)
     space = {**SPACE, "bad": tune.grid_search([None, "empty", "nan", "one", None, None])}
