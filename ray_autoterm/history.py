@@ -117,7 +117,7 @@ class History:
             self._counter += 1
             order = self._counter
         self._records[trial_id] = TrialRecord(
-            trial_id, copy.deepcopy(dict(config)), scores, val_train_ratio, complete, order,
+            trial_id, _copy_config(config), scores, val_train_ratio, complete, order,
             holdout_se=holdout_se, holdout_n=holdout_n,
         )
         return True
@@ -150,7 +150,7 @@ class History:
             self._counter += 1
             order = self._counter
         self._records[trial_id] = TrialRecord(
-            trial_id, copy.deepcopy(dict(config)), [float(v) for v in fold_scores],
+            trial_id, _copy_config(config), [float(v) for v in fold_scores],
             val_train_ratio, bool(complete), order, [int(i) for i in folds_measured],
         )
         return True
@@ -215,3 +215,14 @@ class History:
             h._records[rec.trial_id] = rec
             h._counter = max(h._counter, rec.order)
         return h
+
+
+_SCALARS = (int, float, str, bool, type(None))
+
+
+def _copy_config(config: Mapping[str, Any]) -> dict[str, Any]:
+    """A copy the caller cannot change: a plain copy for flat configs of scalars (the common
+    case, and on the stopper's per-result path), a deep copy otherwise."""
+    if all(isinstance(v, _SCALARS) for v in config.values()):
+        return dict(config)
+    return copy.deepcopy(dict(config))

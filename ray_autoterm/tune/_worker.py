@@ -61,7 +61,7 @@ class DecisionWorker:
     def __init__(
         self, decide: Callable[[int], object], duty_cycle: float, max_lag: int,
         finished: Callable[[], bool], start: int = 0, skip_below: int = 0,
-        max_hold_share: float = 0.02,
+        max_hold_share: float = 0.01,
     ) -> None:
         self._decide = decide
         self._rest_factor = 1.0 / duty_cycle - 1.0

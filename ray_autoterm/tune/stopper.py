@@ -198,7 +198,7 @@ class AutoTermStopper(Stopper):
         background: bool = True,
         duty_cycle: float = 0.25,
         max_lag: int = 4,
-        max_hold_share: float = 0.02,
+        max_hold_share: float = 0.01,
         cut_trials: str = "impute",
         fidelity: str = "rung",
         give_up_after: int | None = 10,
@@ -255,7 +255,7 @@ class AutoTermStopper(Stopper):
         if isinstance(max_hold_share, bool) or not isinstance(max_hold_share, (int, float)) or not (
             0 < max_hold_share <= 1
         ):
-            raise invalid("max_hold_share", max_hold_share, "a number in (0, 1], e.g. 0.02")
+            raise invalid("max_hold_share", max_hold_share, "a number in (0, 1], e.g. 0.01")
         self.max_hold_share = float(max_hold_share)
         self.give_up_after = (
             None if give_up_after is None else check_positive_int("give_up_after", give_up_after)
@@ -362,7 +362,7 @@ class AutoTermStopper(Stopper):
             ("duty_cycle", 0.25), ("max_lag", 4), ("give_up_after", 10), ("_ended", set()),
             ("_started", set()), ("_decided_count", 0), ("_missed_calls", 0),
             ("_next_milestone", 10), ("run_id", uuid.uuid4().hex[:12]), ("_any_usable", False),
-            ("_direction", Direction()), ("max_hold_share", 0.02), ("cut_trials", "impute"),
+            ("_direction", Direction()), ("max_hold_share", 0.01), ("cut_trials", "impute"),
             ("_said_fidelity", False), ("fidelity", "rung"), ("error_key", None),
             ("training_noise", 0.0), ("_holdout", False),
         ):
