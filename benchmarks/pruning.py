@@ -322,6 +322,46 @@ def ratio(results: list[dict[str, Any]], arm: str, against: str, key: str) -> fl
     return b / a if a else math.nan
 
 
+def paired_table(results: list[dict[str, Any]]) -> list[str]:
+    """Each scheduler with the stopper (imputed, ``in``) against the stopper alone and the
+    scheduler alone, paired per run: mean differences with 95% percentile-bootstrap intervals
+    (``stopping_rules.bootstrap_ci``: scipy, 2,000 resamples, fixed seed)."""
+    from stopping_rules import bootstrap_ci
+
+    def interval(values: list[float], fmt: str) -> str:
+        lo, hi = bootstrap_ci(values)
+        return f"{fmt.format(float(np.mean(values)))} [{fmt.format(lo)}, {fmt.format(hi)}]"
+
+    lines = [
+        "",
+        "Paired per run (mean over runs, 95% bootstrap interval): compute the scheduler + stopper "
+        "saves against the stopper alone (`none | out`) and against the scheduler alone "
+        "(fixed budget), and the RYC difference against the stopper alone (> 0: better).",
+        "",
+        "| scheduler + stopper (imputed) | trial time saved vs stopper alone | vs scheduler alone "
+        "| fold evaluations saved vs stopper alone | ΔRYC vs stopper alone | worst ΔRYC |",
+        "|---|---|---|---|---|---|",
+    ]
+    for arm in results[0]["arms"]:
+        rule, mode = arm.split(" | ")
+        if mode != "in" or rule == "none":
+            continue
+        t_stop, t_sched, f_stop, d_ryc = [], [], [], []
+        for r in results:
+            base, a = r["arms"]["none | -"], r["arms"][arm]
+            stop, sched = r["arms"]["none | out"], r["arms"][f"{rule} | -"]
+            t_stop.append(1 - a["seconds"] / stop["seconds"])
+            t_sched.append(1 - a["seconds"] / sched["seconds"])
+            f_stop.append(1 - a["folds"] / stop["folds"])
+            d_ryc.append(ryc(base["test_loss"], a["test_loss"])
+                         - ryc(base["test_loss"], stop["test_loss"]))
+        lines.append(
+            f"| {rule} | {interval(t_stop, '{:.1%}')} | {interval(t_sched, '{:.1%}')} | "
+            f"{interval(f_stop, '{:.1%}')} | {interval(d_ryc, '{:+.4f}')} | {min(d_ryc):+.4f} |"
+        )
+    return lines
+
+
 def render(results: list[dict[str, Any]], args: argparse.Namespace, info: dict[str, Any],
            elapsed: float) -> str:
     rows = summarise(results)
@@ -366,6 +406,7 @@ def render(results: list[dict[str, Any]], args: argparse.Namespace, info: dict[s
                 f"| {ratio(results, row['arm'], 'none | out', 'seconds'):.2f}x "
                 f"| {row['ryc_mean']:.4f} | {row['es']:.1f} |"
             )
+        lines += paired_table(results)
     lines.append("")
     return "\n".join(lines)
 
