@@ -7,9 +7,12 @@ ASHA ranks trials by), its standard error ``sd / sqrt(n)`` (``holdout_se``) and 
 AutoTermSearcher proposes the configurations; the linked AutoTermStopper, given no error
 setting, detects these results and stops the search once the GP regret
 bound falls below the incumbent's holdout standard error (docs/holdout.md); trials running at
-the stop finish (``let_running_finish=True``). A trial that ASHA cuts counts with its last
-epoch's result. ``--scheduler fifo`` runs every trial for all its epochs instead. A few minutes
-on 2 cores; afterwards ``ray-autoterm report <experiment dir>`` explains the stop.
+the stop finish (``let_running_finish=True``). Trials that ASHA cuts at different epochs are
+compared at one epoch (the highest that ``min_trials`` trials reached; ``fidelity="rung"``).
+``--scheduler fifo`` runs every trial for all its epochs instead. A few minutes on 2 cores;
+afterwards ``ray-autoterm report <experiment dir>`` explains the stop.
+
+Loss: the mean per-example validation log loss (lower is better).
 
     python examples/mlp_holdout_asha.py [--num-samples 60] [--scheduler asha|fifo] [--epochs 8]
 """

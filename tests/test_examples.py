@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
-SCRIPTS = ["xgboost_cv.py", "random_forest_cv.py", "mlp_torch_cv.py", "pruning_cv.py"]
+SCRIPTS = ["xgboost_cv.py", "random_forest_cv.py", "mlp_torch_cv.py", "pruning_cv.py",
+           "mlp_holdout_asha.py"]
 OPTIONS = ["--address", "--num-samples", "--max-concurrent", "--gpus-per-trial",
            "--storage-path", "--seed"]
 
