@@ -126,7 +126,11 @@ def test_streamed_folds_with_optuna_and_fold_pruning(ray_local, tmp_path):
 
 # ---------------------------------------------------------- the stop in Tune's results
 def test_firing_decision_reaches_tunes_results(ray_local, tmp_path):
-    stopper = AutoTermStopper(param_space=obj.SPACE, min_trials=8, threshold=10.0)
+    """The firing decision is written into the stored results of the trial that fired it and
+    of the running trials (synchronous here, so that it comes before the run ends on a loaded
+    machine; the background worker writes the same dicts when it fires)."""
+    stopper = AutoTermStopper(param_space=obj.SPACE, min_trials=8, threshold=10.0,
+                              background=False)
     grid = tuner(obj.quadratic, stopper, tmp_path, "stored", samples=30, concurrent=2).fit()
     assert stopper.fired is not None
     df = grid.get_dataframe()
