@@ -150,7 +150,7 @@ def impute_cut(stopper: AutoTermStopper, trial_id: str) -> bool:
     state = stopper._state
     with state.lock:
         folds = dict(state.partial.get(trial_id, {}))
-        rec = state.history[trial_id] if trial_id in state.history else None  # noqa: SIM401
+        rec = state.record(trial_id)
         k = state.expected_folds.get(trial_id)
     refs = [r for r in reference_records(state.completed()) if len(r.fold_scores) == k]
     if rec is None or not folds or not refs or any(not 0 <= i < (k or 0) for i in folds):

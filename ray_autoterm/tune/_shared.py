@@ -104,7 +104,7 @@ class SharedState:
     # ----------------------------------------------------------------- reads (under the lock)
     def record(self, trial_id: str) -> TrialRecord | None:
         """The trial's record, or ``None``."""
-        with self.lock:
+        with self.lock:  # re-entrant: the writers below call it under the lock too
             return self.history[trial_id] if trial_id in self.history else None  # noqa: SIM401
 
     @property
@@ -168,7 +168,7 @@ class SharedState:
             return changed
 
     def _note_completion(self, trial_id: str) -> None:
-        rec = self.history[trial_id] if trial_id in self.history else None  # noqa: SIM401
+        rec = self.record(trial_id)
         if rec is not None and rec.complete and trial_id not in self._completed_ids:
             self._completed_ids.add(trial_id)
             self.completion.append(trial_id)
@@ -208,7 +208,7 @@ class SharedState:
         done = bool(result.get("done", False))
         ratio = _positive_or_none(result.get(VAL_TRAIN_RATIO_KEY))
         if self.cv_scores_key in result:
-            scores = _as_floats(result[self.cv_scores_key])
+            scores = parse_fold_values(result[self.cv_scores_key])
             if scores is None:
                 self._problem(
                     trial_id, f"`{self.cv_scores_key}` not a list of numbers",
@@ -242,7 +242,7 @@ class SharedState:
         if self.holdout_se_key in result and self.holdout_mean_key in result:
             return self._ingest_holdout(trial_id, result, config, done)
         if self.single_value_ok and self.metric and self.metric in result:
-            value = _as_floats([result[self.metric]])
+            value = parse_fold_values([result[self.metric]])
             if value is None:
                 return False
             return self.history.add(trial_id, config, value, ratio, complete=done)
@@ -284,7 +284,7 @@ class SharedState:
         such as ASHA stopped it, at its last rung or an earlier one): its last report becomes
         its complete record. Returns whether the history changed."""
         with self.lock:
-            rec = self.history[trial_id] if trial_id in self.history else None  # noqa: SIM401
+            rec = self.record(trial_id)
             if rec is None or rec.complete or rec.pruned or rec.holdout_se is None:
                 return False
             self._check_holdout(trial_id, rec.value, rec.holdout_se, rec.holdout_n)
@@ -312,7 +312,7 @@ class SharedState:
     def ended_partial(self, trial_id: str) -> tuple[int, int] | None:
         """``(folds in, folds announced)`` for a streamed trial that has not sent all its
         folds (``None`` when it has, or announced no count)."""
-        rec = self.history[trial_id] if trial_id in self.history else None  # noqa: SIM401 (History has no .get)
+        rec = self.record(trial_id)
         if rec is not None and (rec.complete or getattr(rec, "pruned", False)):
             return None  # all folds in, or pruned on purpose (FoldPruningScheduler)
         k = self.expected_folds.get(trial_id)
@@ -368,11 +368,6 @@ def attach(state: SharedState) -> SharedState:
                 live.fired = state.fired
         live.fitter.num_fits = max(live.fitter.num_fits, state.fitter.num_fits)
         return live
-
-
-def _as_floats(value: Any) -> list[float] | None:
-    """The fold values, by the same rule as the reporting helpers (``None`` if refused)."""
-    return parse_fold_values(value)
 
 
 def _number(value: Any) -> float:
