@@ -63,7 +63,7 @@ class TrialRecord:
         return (
             self.complete
             and len(self.fold_scores) >= min_folds
-            and all(math.isfinite(v) for v in self.fold_scores)
+            and all(map(math.isfinite, self.fold_scores))
             and (self.holdout_se is None or (math.isfinite(self.holdout_se)
                                              and self.holdout_se >= 0))
         )
@@ -217,12 +217,12 @@ class History:
         return h
 
 
-_SCALARS = (int, float, str, bool, type(None))
+_SCALAR_TYPES = frozenset((int, float, str, bool, type(None)))
 
 
 def _copy_config(config: Mapping[str, Any]) -> dict[str, Any]:
     """A copy the caller cannot change: a plain copy for flat configs of scalars (the common
     case, and on the stopper's per-result path), a deep copy otherwise."""
-    if all(isinstance(v, _SCALARS) for v in config.values()):
+    if set(map(type, config.values())) <= _SCALAR_TYPES:  # exact types: subclasses deep-copy
         return dict(config)
     return copy.deepcopy(dict(config))

@@ -96,15 +96,12 @@ def on_callback_result(
         result.update(stopper._progress())
 
 
-def on_trial_end(stopper: AutoTermStopper, trial_id: str, error: bool, message: str = "") -> None:
-    """A trial ended (final result, scheduler or stopper, error): no longer running.
-
-    A trial that raised ``UnsupportedContextError`` (a reporting helper called where its
-    report cannot reach Tune, as in a Ray Train worker) ends the experiment at once with
-    that message: every other trial would raise the same."""
+def mark_ended(stopper: AutoTermStopper, trial_id: str) -> bool:
+    """A trial ended (final result, scheduler or stopper, error): no longer running. Returns
+    ``False`` when it had already ended (Tune passes a final result twice)."""
     with stopper._lock:
         if trial_id in stopper._ended:
-            return
+            return False
         stopper._ended.add(trial_id)
         stopper._active.discard(trial_id)
         last = stopper._last_result.pop(trial_id, None)
@@ -112,9 +109,22 @@ def on_trial_end(stopper: AutoTermStopper, trial_id: str, error: bool, message: 
             stopper._recent_ended[trial_id] = last
             while len(stopper._recent_ended) > _RECENT_ENDED:
                 stopper._recent_ended.popitem(last=False)
-        cut = stopper._state.ended_partial(trial_id)
+    return True
+
+
+def on_trial_end(stopper: AutoTermStopper, trial_id: str, error: bool, message: str = "") -> None:
+    """What a trial's end means for its record (after :func:`mark_ended`, once its results
+    are recorded): folds cut short are imputed or the trial is left out, and why is said.
+
+    A trial that raised ``UnsupportedContextError`` (a reporting helper called where its
+    report cannot reach Tune, as in a Ray Train worker) ends the experiment at once with
+    that message: every other trial would raise the same."""
+    stopper._ends_recorded.add(trial_id)
+    with stopper._state.lock:
         rec = stopper._state.record(trial_id)
-        usable = rec is not None and stopper.criterion.usable(rec)
+        done = rec is not None and (rec.complete or rec.pruned)  # the common case: no more
+        cut = None if done else stopper._state.ended_partial(trial_id)
+        failed_unusable = error and (rec is None or not stopper.criterion.usable(rec))
     if cut is not None and stopper.cut_trials == "impute" and impute_cut(stopper, trial_id):
         pass  # counted like a pruned trial (see impute_cut)
     elif cut is not None:
@@ -130,7 +140,7 @@ def on_trial_end(stopper: AutoTermStopper, trial_id: str, error: bool, message: 
             "not logged.)",
             kind="ended-partial",
         )
-    elif error and not usable:
+    elif failed_unusable:
         stopper._state.problems.setdefault(trial_id, "raised an error")
     if error and "UnsupportedContextError" in message and stopper._state.fired is None:
         text = message[message.index("UnsupportedContextError"):].strip()
@@ -186,8 +196,7 @@ def on_experiment_end(stopper: AutoTermStopper) -> None:
 def check_give_up(stopper: AutoTermStopper) -> None:
     if stopper.give_up_after is None or stopper._state.fired is not None or stopper._any_usable:
         return
-    with stopper._lock:
-        ended = sorted(stopper._ended)
+    ended = sorted(stopper._ends_recorded)  # ended, and their results recorded
     if len(ended) < stopper.give_up_after:
         return
     if stopper._state.usable(stopper.criterion.min_folds):

@@ -168,8 +168,10 @@ class SharedState:
             return changed
 
     def _note_completion(self, trial_id: str) -> None:
+        if trial_id in self._completed_ids:
+            return
         rec = self.record(trial_id)
-        if rec is not None and rec.complete and trial_id not in self._completed_ids:
+        if rec is not None and rec.complete:
             self._completed_ids.add(trial_id)
             self.completion.append(trial_id)
 
@@ -333,7 +335,7 @@ class SharedState:
                 "loss_k]). (Said once; later trials like it are counted, not logged.)",
                 kind="few-folds",
             )
-        elif not all(math.isfinite(v) for v in scores):
+        elif not all(map(math.isfinite, scores)):
             self._problem(
                 trial_id, "non-finite fold values",
                 f"Trial {trial_id} reported non-finite fold values {scores}; it is left out of "

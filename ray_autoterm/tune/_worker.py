@@ -35,6 +35,7 @@ logger = logging.getLogger("ray_autoterm")
 
 _HOLD_TIMEOUT_S = 120.0  # never hold Tune longer than this at once, whatever a decision costs
 _MAX_BACKLOG = 64  # counts waiting beyond this are skipped (only the newest are evaluated)
+_IDLE_POLL_S = 0.25  # an idle worker brings in queued results at least this often
 
 
 class DecisionWorker:
@@ -48,6 +49,11 @@ class DecisionWorker:
         start: Completed trials already decided on (a restored stopper).
         skip_below: Counts below this are only decided at the latest of them.
         max_hold_share: The largest share of wall time the caller may be held, in (0, 1].
+        sync: Called by the worker thread before it picks a count: brings in what the caller
+            queued instead of recording it (the stopper's batched results) and returns the
+            completed-trial count then known. ``None``: the caller records everything itself.
+        queued: Completed trials the caller has queued but ``sync`` has not brought in yet
+            (they count towards ``max_lag``).
 
     Example:
         >>> counts = []
@@ -61,9 +67,12 @@ class DecisionWorker:
     def __init__(
         self, decide: Callable[[int], object], duty_cycle: float, max_lag: int,
         finished: Callable[[], bool], start: int = 0, skip_below: int = 0,
-        max_hold_share: float = 0.01,
+        max_hold_share: float = 0.01, sync: Callable[[], int] | None = None,
+        queued: Callable[[], int] = lambda: 0,
     ) -> None:
         self._decide = decide
+        self._sync = sync
+        self._queued = queued
         self._rest_factor = 1.0 / duty_cycle - 1.0
         self.max_lag = max_lag
         self._finished = finished
@@ -79,6 +88,7 @@ class DecisionWorker:
         self._t0: float | None = None
         self._warned_behind = False
         self._final = False
+        self._idle = False  # the worker waits for a request (not deciding, not resting)
         self.holds = 0  # how often the caller was held (for benchmarks)
         self.held_s = 0.0  # for how long, in all
         self.skipped = 0  # counts skipped for a backlog over _MAX_BACKLOG
@@ -101,8 +111,9 @@ class DecisionWorker:
                     target=self._run, name="ray-autoterm-criterion", daemon=True
                 )
                 self._thread.start()
-            self._cond.notify_all()
-            if self.pending < self.max_lag:
+            if self._idle:  # only an idle worker needs waking: a busy or resting one
+                self._cond.notify_all()  # looks at ``pending`` when it is done
+            if self.pending + self._queued() < self.max_lag:
                 return
             budget = (_HOLD_TIMEOUT_S if self.max_hold_share >= 1.0
                       else self.max_hold_share * (now - self._t0) - self.held_s)
@@ -114,7 +125,7 @@ class DecisionWorker:
             self._cond.notify_all()
             deadline = now + min(budget, _HOLD_TIMEOUT_S)
             try:
-                while self.pending >= self.max_lag and not self._finished():
+                while self.pending + self._queued() >= self.max_lag and not self._finished():
                     left = deadline - time.monotonic()
                     if left <= 0 or not self._thread.is_alive():
                         self._say_behind()
@@ -160,15 +171,31 @@ class DecisionWorker:
             target += skipped
         return target
 
+    def on_worker_thread(self) -> bool:
+        """Whether the caller is this worker's thread (which must never wait for itself)."""
+        return threading.current_thread() is self._thread
+
     def _run(self) -> None:
         while True:
+            if self._sync is not None:
+                try:
+                    known = self._sync()
+                except Exception:  # never let the worker die silently; keep the run going
+                    logger.exception("ray-autoterm failed to record results; not stopping.")
+                    known = 0
+                with self._cond:
+                    self._requested = max(self._requested, known)
+                    self._cond.notify_all()  # a held caller looks at pending + queued again
             with self._cond:
-                while self.pending <= 0 and not self._finished():
-                    self._cond.wait()
                 if self._finished():
                     self._covered = self._requested
                     self._cond.notify_all()
                     return
+                if self.pending <= 0:
+                    self._idle = True  # woken by a request, or looks at the queue now and then
+                    self._cond.wait(_IDLE_POLL_S if self._sync is not None else None)
+                    self._idle = False
+                    continue
                 target, self._busy = self._next_count(), True
             start = time.perf_counter()
             try:

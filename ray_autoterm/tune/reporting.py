@@ -201,6 +201,9 @@ def _warn_few_folds(values: list[float]) -> None:
     )
 
 
+_PLAIN_NUMBERS = frozenset((float, int))
+
+
 def parse_fold_values(values: Any) -> list[float] | None:
     """The fold values as floats, or ``None`` if they are not a sequence of numbers.
 
@@ -214,6 +217,8 @@ def parse_fold_values(values: Any) -> list[float] | None:
     """
     if isinstance(values, (str, bytes, Mapping)) or not hasattr(values, "__iter__"):
         return None
+    if isinstance(values, (list, tuple)) and set(map(type, values)) <= _PLAIN_NUMBERS:
+        return list(map(float, values))  # the common case, on the stopper's per-result path
     out: list[float] = []
     for v in values:
         if isinstance(v, (bool, str, bytes)):
