@@ -107,7 +107,7 @@ def trainable(config: dict[str, Any]) -> None:
     x = np.array([v for k, v in sorted(config.items()) if k.startswith("x")])
     rng = np.random.default_rng(abs(hash(tuple(x.round(12)))) % 2**32)
     f = float(((x - OPTIMUM) ** 2).sum())
-    report_cv_scores((f + config["noise"] * rng.standard_normal(FOLDS)).tolist())
+    report_cv_scores((f + config["noise"] * rng.standard_normal(FOLDS)).tolist(), mode="min")
 
 
 def tune_runs(args: argparse.Namespace) -> dict[str, Any]:

@@ -1,12 +1,14 @@
 """``ray-autoterm report EXPERIMENT_DIR [--output PNG] [--planned-trials N]`` (also ``python -m
 ray_autoterm report``): why and when a search stopped, from the AutoTermStopper's decision log
-and Tune's ``result.json`` files, in plain words and one figure (see :mod:`.plotting`).
+and Tune's ``result.json`` files, in plain words and one figure (see :mod:`.plotting`); with
+``rule="calibrated"``, also the calibration record and its figure.
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
+import dataclasses
 import glob
 import json
 import logging
@@ -14,11 +16,18 @@ import os
 import pickletools
 import sys
 from collections.abc import Sequence
-from typing import Any
+from statistics import NormalDist
+from typing import TYPE_CHECKING, Any
 
-from ray_autoterm.criterion.decision import DECISION_LOG_NAME, Decision
+from ray_autoterm.criterion.decision import CALIBRATION_LOG_NAME, DECISION_LOG_NAME, Decision
 from ray_autoterm.errors import AutoTermError
-from ray_autoterm.plotting import plot_decisions  # matplotlib itself is imported when plotting
+from ray_autoterm.plotting import (  # matplotlib itself is imported when plotting
+    plot_calibration,
+    plot_decisions,
+)
+
+if TYPE_CHECKING:
+    from ray_autoterm.criterion.calibration import Prediction
 
 logger = logging.getLogger(__name__)
 
@@ -84,6 +93,49 @@ def load_decisions(path: str | os.PathLike[str], all_runs: bool = False) -> list
         latest = decisions[-1].run_id
         decisions = [d for d in decisions if d.run_id == latest]
     return decisions
+
+
+def load_calibration(exp_dir: str, run_id: str | None) -> tuple[list[Prediction], float]:
+    """The calibration record of run ``run_id`` (``rule="calibrated"``) and its level, from
+    ``autoterm_calibration.jsonl``; ``([], 0.9)`` when the run kept none.
+
+    Example:
+        >>> import json, pathlib, tempfile
+        >>> exp = pathlib.Path(tempfile.mkdtemp())
+        >>> row = {"run_id": "r1", "level": 0.95, "trial_id": "t1", "num_trials": 20,
+        ...        "mean": 0.3, "sd": 0.05, "sd_f": 0.04, "loss": 0.2, "z": 2.0}
+        >>> _ = (exp / "autoterm_calibration.jsonl").write_text(json.dumps(row) + "\\n")
+        >>> record, level = load_calibration(str(exp), "r1")
+        >>> [p.trial_id for p in record], level
+        (['t1'], 0.95)
+    """
+    path = os.path.join(exp_dir, CALIBRATION_LOG_NAME)
+    if not os.path.isfile(path):
+        return [], 0.9
+    from ray_autoterm.criterion.calibration import Prediction  # imports torch: only when needed
+    fields = [f.name for f in dataclasses.fields(Prediction)]
+    record: list[Prediction] = []
+    level = 0.9
+    for row in _read_json(path, lines=True):
+        if row.get("run_id") != run_id:
+            continue
+        try:
+            record.append(Prediction(**{k: row[k] for k in fields}))
+        except (KeyError, TypeError):
+            logger.warning("Skipping a line of %s without the record's fields: %s", path, row)
+            continue
+        level = float(row.get("level", level))
+    return record, level
+
+
+def calibration_summary(record: Sequence[Prediction], level: float) -> str:
+    """One line on the calibration record: trials scored, how many came out better than the
+    GP's one-sided ``level`` interval allowed (nominal ``1 − level``)."""
+    q = NormalDist().inv_cdf(level)
+    below = sum(p.z > q for p in record)
+    return (f"Calibration: {len(record)} trials scored against the GP fitted before them; "
+            f"{below} ({100 * below / len(record):.0f}%) came out better than its one-sided "
+            f"{100 * level:g}% interval allowed (nominal {100 * (1 - level):.0f}%).")
 
 
 def count_runs(path: str | os.PathLike[str]) -> int:
@@ -218,6 +270,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         except OSError as exc:
             raise ReportError(f"could not write the figure to {output}: {exc}") from None
         print(f"Figure: {output}")
+        record, level = load_calibration(exp_dir, decisions[-1].run_id if decisions else None)
+        if record:
+            print(calibration_summary(record, level))
+            root, ext = os.path.splitext(output)
+            calib = f"{root}_calibration{ext or '.png'}"
+            try:
+                plot_calibration(record, level).savefig(calib, dpi=120)
+            except OSError as exc:
+                raise ReportError(f"could not write the figure to {calib}: {exc}") from None
+            print(f"Calibration figure: {calib}")
     except ReportError as exc:
         print(f"ray-autoterm: error: {exc}", file=sys.stderr)
         return 2

@@ -268,3 +268,45 @@ def test_python_dash_m(stopped_exp: Path, tmp_path: Path) -> None:
                              env=env, timeout=120)
     assert missing.returncode == 2 and "does not exist" in missing.stderr
     assert "Traceback" not in missing.stderr
+
+
+def test_report_draws_the_calibration_record_of_a_calibrated_run(tmp_path: Path, capsys) -> None:
+    """A real calibrated stopper (real GP fits, no Tune) fed 40 trials writes its calibration
+    record next to the decision log; the report says how many trials beat the GP's interval
+    and draws the record in a second figure."""
+    import numpy as np
+
+    from ray_autoterm import AutoTermStopper
+    from ray_autoterm.report import load_calibration
+
+    stopper = AutoTermStopper(rule="calibrated", mode="min", background=False, seed=0,
+                              log_dir=str(tmp_path), min_trials=10)
+    rng = np.random.default_rng(0)
+    for i in range(40):
+        x = rng.random(2)
+        loss = float(((x - 0.3) ** 2).sum())
+        stopper(f"t{i:03d}", {"config": {"a": float(x[0]), "b": float(x[1])},
+                              "cv_scores": list(loss + 0.05 * rng.standard_normal(5)),
+                              "done": True})
+        if stopper.fired:
+            break
+    record = stopper.criterion.improvement_evaluator.record
+    assert record, "the calibrated rule scored trials against earlier GPs"
+    logged, level = load_calibration(str(tmp_path), stopper.run_id)
+    assert [p.trial_id for p in logged] == [p.trial_id for p in record]
+    assert level == 0.9 and logged[0] == record[0]
+
+    assert main(["report", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    q = 1.2815515655446004
+    below = sum(p.z > q for p in record)
+    assert f"Calibration: {len(record)} trials scored" in out, out
+    assert f"{below} ({100 * below / len(record):.0f}%) came out better" in out, out
+    assert (tmp_path / "autoterm_report_calibration.png").stat().st_size > 10_000
+
+
+def test_report_of_an_uncalibrated_run_has_no_calibration_figure(stopped_exp: Path,
+                                                                  capsys) -> None:
+    assert main(["report", str(stopped_exp)]) == 0
+    assert "Calibration" not in capsys.readouterr().out
+    assert not (stopped_exp / "autoterm_report_calibration.png").exists()

@@ -19,6 +19,9 @@ DECISION_LOG_NAME = "autoterm_decisions.jsonl"
 STOP_FILE_NAME = "autoterm_stop.json"
 """File name of the firing decision (with the trials running at the stop), next to the log."""
 
+CALIBRATION_LOG_NAME = "autoterm_calibration.jsonl"
+"""File name of the calibration record (``rule="calibrated"``), next to the decision log."""
+
 
 @dataclasses.dataclass(frozen=True)
 class Decision:

@@ -28,7 +28,7 @@ from ray_autoterm.tune import _events as events
 from ray_autoterm.tune import _tune_internals as internals
 from ray_autoterm.tune._direction import Direction
 from ray_autoterm.tune._keys import CV_SCORES_KEY
-from ray_autoterm.tune._log import append_decision, write_stop
+from ray_autoterm.tune._log import append_calibration, append_decision, write_stop
 from ray_autoterm.tune._shared import SharedState, attach
 from ray_autoterm.tune._worker import DecisionWorker
 from ray_autoterm.tune.callback import AutoTermCallback
@@ -635,6 +635,7 @@ class AutoTermStopper(Stopper):
             )
             self.log_dir = ""
         append_decision(self.log_dir, decision)
+        self._log_calibration()
         if fired:
             write_stop(self.log_dir, decision, self.running_at_stop)
             self._log_stop(decision)
@@ -642,6 +643,17 @@ class AutoTermStopper(Stopper):
             step = 10 ** max(1, int(math.log10(decision.num_trials)))
             self._next_milestone = (decision.num_trials // step + 1) * step
             logger.info("ray-autoterm: %s", decision.summary())
+
+    def _log_calibration(self) -> None:
+        """Append the calibration record's new entries (``rule="calibrated"``) to the log."""
+        evaluator = self.criterion.improvement_evaluator
+        record = getattr(evaluator, "record", None)
+        written = getattr(self, "_calibration_written", 0)
+        if record is None or len(record) <= written:
+            return
+        level = float(getattr(evaluator, "level", 0.9))
+        append_calibration(self.log_dir, self.run_id, level, record[written:])
+        self._calibration_written = len(record)
 
     def _log_stop(self, decision: Decision) -> None:
         if decision.error_source == "none":
