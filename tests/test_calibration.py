@@ -23,6 +23,7 @@ from ray_autoterm.criterion import (
 from ray_autoterm.criterion.calibration import calibration_scale, standardised_residuals
 from ray_autoterm.criterion.improvement import Observations
 from ray_autoterm.criterion.regret import regret_bound_beta
+from ray_autoterm.errors import InvalidArgumentError
 from ray_autoterm.history import History, TrialRecord
 from ray_autoterm.space import NumericParam, SearchSpace
 
@@ -89,7 +90,7 @@ def test_each_trial_is_scored_against_the_gp_before_it_and_widens_beta() -> None
     # Decision 1 (6 trials, no back-fill): no record, Eq. 8's β. Decision 2 (2 more trials):
     # scored against decision 1's GP (mean 1, sd_f 0.3, noise 0.16: sd 0.5), then the bound.
     first, second = FlatModel(1.0, 0.3, 0.16), FlatModel(0.5, 0.2, 0.01)
-    ev = CalibratedRegretBoundEvaluator(exact=True, backfill=False, min_fit=2,
+    ev = CalibratedRegretBoundEvaluator(exact=True, backfill=False, min_fit=2, scale_step=0,
                                         fitter=ListFitter(first, second))
     losses = [1.0, 1.1, 1.2, 0.9, 1.3, 1.4]
     imp1 = ev.evaluate(observations(losses), math.inf)
@@ -120,7 +121,7 @@ def test_each_trial_is_scored_against_the_gp_before_it_and_widens_beta() -> None
 def test_first_decision_backfills_from_a_gp_on_the_first_half() -> None:
     early, now = FlatModel(1.0, 0.6, 0.0), FlatModel(1.0, 0.1, 0.0)
     fitter = ListFitter(now, early)  # the bound's GP is fitted first, then the back-fill's
-    ev = CalibratedRegretBoundEvaluator(exact=True, min_fit=2, fitter=fitter)
+    ev = CalibratedRegretBoundEvaluator(exact=True, min_fit=2, fitter=fitter, scale_step=0)
     losses = [1.0, 1.2, 0.9, 1.1, 1.0, -0.8, 1.6, 0.7]
     ev.evaluate(observations(losses), math.inf)
     assert fitter.roles == ["bound", "calibration"]
@@ -185,3 +186,23 @@ def test_examples_in_docstrings() -> None:
     for mod in (module, plotting):
         result = doctest.testmod(mod, optionflags=doctest.ELLIPSIS, verbose=False, report=True)
         assert result.failed == 0 and result.attempted > 0, mod.__name__
+
+
+def test_scale_is_rounded_up_in_steps_and_the_last_bound_reused_between_them() -> None:
+    """The default evaluator rounds s_t up to a multiple of 0.05 (never below the formula's);
+    a decision whose new trial leaves the GP (the fitter's cache) and the rounded s_t as they
+    were reuses the last bound instead of minimising the LCB again."""
+    early, now = FlatModel(1.0, 0.6, 0.0), FlatModel(1.0, 0.1, 0.0)
+    ev = CalibratedRegretBoundEvaluator(exact=True, min_fit=2, fitter=ListFitter(now, early))
+    losses = [1.0, 1.2, 0.9, 1.1, 1.0, -0.8, 1.6, 0.7]
+    ev.evaluate(observations(losses), math.inf)
+    raw = 3.0 / PHI_090  # 2.3409 (the hand-computed back-fill above)
+    assert ev.scale == pytest.approx(2.35) and ev.scale >= raw
+    last = ev._last_bound
+    # One more trial, as predicted (z = 0): the raw quantile stays in the same step and the
+    # fitter returns the same GP object, so the bound object is the very same one.
+    ev.fitter.models.append(now)
+    imp = ev.evaluate(observations(losses + [1.0]), math.inf)
+    assert ev._last_bound is last and imp.value == pytest.approx(last[2].bound)
+    with pytest.raises(InvalidArgumentError, match="scale_step"):
+        CalibratedRegretBoundEvaluator(scale_step=-0.1)

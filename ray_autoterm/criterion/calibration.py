@@ -25,6 +25,11 @@ without an earlier GP of its own (a replay, or a stopper started late), it back-
 record once: a GP fitted on the first ``⌊n/2⌋`` trials (its own best half, as the bound's)
 predicts the others.
 
+The evaluator rounds ``s_t`` up to a multiple of ``scale_step`` (0.05): the bound it uses is
+never below the formula's, and ``s_t`` moves in steps, so between steps a decision whose new
+trial did not enter the GP's fit set reuses the last bound (same GP, same ``β̃_t``) instead of
+minimising the LCB again, as the paper's rule does.
+
 The record is :attr:`CalibratedRegretBoundEvaluator.record`; :func:`calibration_scale` and
 :func:`standardised_residuals` are the formulas, pure.
 """
@@ -145,6 +150,8 @@ class CalibratedRegretBoundEvaluator(RegretBoundEvaluator):
         level: The conformal level of the record's quantile (0.9 by default).
         backfill: Back-fill the record once from a GP on the first half of the trials when
             the evaluator first sees trials without an earlier GP of its own.
+        scale_step: ``s_t`` is rounded up to a multiple of this (0.05; 0: not rounded), so
+            that it changes in steps and the last bound can be reused between them.
         **kwargs: :class:`~ray_autoterm.criterion.bound.RegretBoundEvaluator`'s.
 
     Example:
@@ -160,11 +167,16 @@ class CalibratedRegretBoundEvaluator(RegretBoundEvaluator):
         (True, 12, True)
     """
 
-    def __init__(self, *, level: float = 0.9, backfill: bool = True, **kwargs: Any) -> None:
+    def __init__(self, *, level: float = 0.9, backfill: bool = True, scale_step: float = 0.05,
+                 **kwargs: Any) -> None:
         self.level = check_open_unit("level", level)
         if not isinstance(backfill, bool):
             raise invalid("backfill", backfill, "True or False")
+        if (isinstance(scale_step, bool) or not isinstance(scale_step, (int, float))
+                or not 0 <= scale_step <= 1):
+            raise invalid("scale_step", scale_step, "a number from 0 to 1 (0: not rounded)")
         self.backfill = backfill
+        self.scale_step = float(scale_step)
         super().__init__(**kwargs)
         self.record: list[Prediction] = []
         self.scale = 1.0
@@ -187,7 +199,9 @@ class CalibratedRegretBoundEvaluator(RegretBoundEvaluator):
             self._backfill(observations)
         self._seen.update(r.trial_id for r in records)
         self._prev = (model, n)
-        self.scale = calibration_scale([p.z for p in self.record], self.level)
+        raw = calibration_scale([p.z for p in self.record], self.level)
+        step = getattr(self, "scale_step", 0.0)  # an evaluator saved before it existed: 0
+        self.scale = math.ceil(raw / step - 1e-9) * step if step > 0 else raw
         note = (f"(sqrt(β) × {self.scale:.2f}, calibrated on {len(self.record)} trials "
                 f"the GP had not seen)")
         return beta * self.scale ** 2, note
