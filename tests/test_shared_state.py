@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 import sys
 import threading
+import time
 
 import pytest
 from ray import tune
@@ -106,3 +107,64 @@ def test_stopper_searcher_and_worker_on_threads(switch_often, caplog):
     assert "failed to evaluate" not in caplog.text, caplog.text
     assert stopper._state.num_completed == 1200
     assert stopper.decisions, "the worker decided"
+
+
+def quadratic_stream(n: int, seed: int = 0, noise: float = 0.2) -> list[tuple[str, dict]]:
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    out = []
+    for i in range(n):
+        a, b = rng.random(2)
+        loss = (a - 0.3) ** 2 + (b - 0.7) ** 2
+        out.append((f"t{i:03d}", {"config": {"a": float(a), "b": float(b)}, "done": True,
+                                  "cv_scores": [float(loss + noise * e)
+                                                for e in rng.standard_normal(5)]}))
+    return out
+
+
+def test_queued_results_give_the_synchronous_rules_decisions(tmp_path):
+    """The background stopper only queues results on Tune's thread; its worker records them in
+    batches. Reading the history records what is queued, and the decisions, count by count,
+    are the synchronous stopper's on the same stream."""
+    stream = quadratic_stream(60)  # the synchronous rule fires at 38
+    sync = AutoTermStopper(param_space=SPACE, mode="min", background=False, seed=0,
+                           log_dir=str(tmp_path / "sync"))
+    queued = AutoTermStopper(param_space=SPACE, mode="min", seed=0, max_lag=10_000,
+                             log_dir=str(tmp_path / "queued"))
+    for tid, result in stream:
+        sync(tid, dict(result))
+        if sync.stop_all():
+            break
+    assert sync.fired is not None and sync.fired.num_trials > 20, "a stream that stops"
+    for tid, result in stream[: len(sync.history)]:
+        queued(tid, dict(result))
+        queued(tid, dict(result))  # Tune passes a final result twice: counted once
+    assert len(queued.history) == len(sync.history)  # recorded on read, before any decision
+    queued._request_decision()  # as the next result would: the worker catches up in order
+    deadline = time.monotonic() + 120
+    while queued._worker.pending > 0 and queued.fired is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    queued._settle(timeout=120)
+    ours = {d.num_trials: d for d in queued.decisions if d.num_trials >= 20}
+    theirs = {d.num_trials: d for d in sync.decisions if d.num_trials >= 20}
+    assert sorted(ours) == sorted(theirs), "every count from min_trials on, in order"
+    for n, d in ours.items():  # the GP's warm starts differ (counts below 20): near, not equal
+        assert d.should_stop == theirs[n].should_stop
+        assert d.regret_bound == pytest.approx(theirs[n].regret_bound, rel=0.02)
+    assert (queued.fired is None) == (sync.fired is None)
+    if sync.fired is not None:
+        assert queued.fired.num_trials == sync.fired.num_trials
+
+
+def test_give_up_counts_only_trials_whose_results_are_recorded(tmp_path):
+    """Nine trials without folds, then a usable one: the give-up after ten unusable trials
+    must not count the tenth before its folds are recorded."""
+    stopper = AutoTermStopper(param_space=SPACE, mode="min", log_dir=str(tmp_path), seed=0)
+    for i in range(9):
+        stopper(f"bad{i}", {"config": {"a": 0.5, "b": 0.5}, "loss": 1.0, "done": True})
+    tid, result = quadratic_stream(1)[0]
+    stopper(tid, result)
+    stopper._settle(timeout=60)
+    assert stopper.fired is None, stopper.fired.reason if stopper.fired else ""
+    assert len(stopper.history.usable(2)) == 1

@@ -54,6 +54,8 @@ class DecisionWorker:
             completed-trial count then known. ``None``: the caller records everything itself.
         queued: Completed trials the caller has queued but ``sync`` has not brought in yet
             (they count towards ``max_lag``).
+        has_queue: Whether anything at all waits for ``sync`` (an idle worker then looks
+            again every ``_IDLE_POLL_S``; otherwise it sleeps until a request).
 
     Example:
         >>> counts = []
@@ -68,8 +70,9 @@ class DecisionWorker:
         self, decide: Callable[[int], object], duty_cycle: float, max_lag: int,
         finished: Callable[[], bool], start: int = 0, skip_below: int = 0,
         max_hold_share: float = 0.01, sync: Callable[[], int] | None = None,
-        queued: Callable[[], int] = lambda: 0,
+        queued: Callable[[], int] = lambda: 0, has_queue: Callable[[], bool] = lambda: False,
     ) -> None:
+        self._has_queue = has_queue
         self._decide = decide
         self._sync = sync
         self._queued = queued
@@ -192,8 +195,8 @@ class DecisionWorker:
                     self._cond.notify_all()
                     return
                 if self.pending <= 0:
-                    self._idle = True  # woken by a request, or looks at the queue now and then
-                    self._cond.wait(_IDLE_POLL_S if self._sync is not None else None)
+                    self._idle = True  # woken by a request (or, with a queue, looks again soon)
+                    self._cond.wait(_IDLE_POLL_S if self._has_queue() else None)
                     self._idle = False
                     continue
                 target, self._busy = self._next_count(), True

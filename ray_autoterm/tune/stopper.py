@@ -350,6 +350,7 @@ class AutoTermStopper(Stopper):
             start=self._decided_count,
             skip_below=self.criterion.min_trials, max_hold_share=self.max_hold_share,
             sync=self._sync_for_worker, queued=lambda: self._inbox_ends,
+            has_queue=lambda: bool(self._inbox),
         )
         self._last_result: dict[str, dict[str, Any]] = {}
         self._recent_ended: OrderedDict[str, dict[str, Any]] = OrderedDict()
