@@ -19,7 +19,8 @@ decisions in one worker thread instead, under four rules:
   since the first request: decisions slower than trials arrive (thousands of fast trials) then
   let the lag grow instead of stalling Tune, and the worker says so once. If more than
   ``_MAX_BACKLOG`` counts wait, it jumps ahead to the newest ones; when the experiment is over
-  (:meth:`DecisionWorker.settle`), it decides on everything at once.
+  (:meth:`DecisionWorker.settle`), it decides the last ``_FINAL_IN_ORDER`` counts in order and
+  a longer backlog at once.
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ logger = logging.getLogger("ray_autoterm")
 
 _HOLD_TIMEOUT_S = 120.0  # never hold Tune longer than this at once, whatever a decision costs
 _MAX_BACKLOG = 64  # counts waiting beyond this are skipped (only the newest are evaluated)
+_FINAL_IN_ORDER = 16  # at the end, a backlog up to this is still decided count by count
 _IDLE_POLL_S = 0.25  # an idle worker brings in queued results at least this often
 
 
@@ -143,7 +145,7 @@ class DecisionWorker:
         deadline = time.monotonic() + timeout
         with self._cond:
             self._hurry = True
-            self._final = True  # the experiment is over: decide on everything, at once
+            self._final = True  # the experiment is over: catch up (all at once if far behind)
             self._cond.notify_all()
             while (self.pending > 0 or self._busy) and not (self._finished() and not self._busy):
                 left = deadline - time.monotonic()
@@ -165,8 +167,10 @@ class DecisionWorker:
     def _next_count(self) -> int:
         """The next count to decide on (called with the condition held, ``pending > 0``)."""
         target = self._covered + 1
-        if self._final or self._requested < self._skip_below:
+        if self._requested < self._skip_below:
             return self._requested  # the rule cannot stop yet: only the latest count matters
+        if self._final and self._requested - target >= _FINAL_IN_ORDER:
+            return self._requested  # the experiment is over and far behind: all at once
         target = max(target, self._skip_below)
         if self._requested - target >= _MAX_BACKLOG:
             skipped = self._requested - _MAX_BACKLOG + 1 - target
