@@ -5,6 +5,10 @@ Model (the paper's, Appendix A.2): float64, Matérn-5/2 kernel with one lengthsc
 standardised outcomes (``Standardize``; posteriors come back in the metric's units). Inputs are
 already in the unit cube (see :mod:`ray_autoterm.space`), which is the input normalisation.
 Categorical parameters arrive one-hot encoded (see :mod:`ray_autoterm.space` for why).
+Opt-in (``input_warping=True``): BoTorch's ``Warp`` input transform, a Kumaraswamy CDF per input
+dimension on the unit cube (Snoek et al., ICML 2014), learned jointly with the kernel by MAP, with
+the LogNormal(0, sqrt(0.75)) priors on both concentrations that BoTorch's warped-GP tutorial uses
+(median 1: the identity warp).
 
 Fitting uses :func:`botorch.fit.fit_gpytorch_mll`: L-BFGS-B on the exact marginal log likelihood,
 retried up to 5 times from hyperparameters resampled from their priors when the optimiser fails
@@ -38,6 +42,9 @@ DTYPE = torch.float64
 # Only the hyperparameters are carried over between fits: the outcome transform's buffers and the
 # training data belong to the data the model was fitted on.
 _WARM_PREFIXES = ("likelihood.", "covar_module.", "mean_module.")
+# With input warping, the Kumaraswamy concentrations are hyperparameters too (the transform's
+# other entries are buffers fixed by the unit cube).
+_WARP_PREFIXES = ("input_transform.concentration",)
 
 WARM_FIT_OPTIONS: dict[str, Any] = {"ftol": 1e-6, "maxiter": 50}
 """L-BFGS-B options of a warm-started fit. Measured (``benchmarks/overhead.py``): 1.1-2.3x
@@ -83,8 +90,38 @@ def single_threaded_torch() -> Iterator[None]:
                 torch.set_num_threads(_THREADS_SAVED)
 
 
+def warping_transform(d: int) -> Any:
+    """BoTorch's ``Warp`` input transform for ``d`` inputs in the unit cube.
+
+    Each input ``x`` is mapped to ``1 − (1 − x^a)^b`` (the Kumaraswamy CDF, ``a`` =
+    ``concentration1``, ``b`` = ``concentration0``, one pair per dimension, starting at the
+    identity ``a = b = 1``), with LogNormal(0, sqrt(0.75)) priors on both, as in BoTorch's
+    warped-GP tutorial. The bounds are the unit cube (the encoding's), given explicitly: without
+    them ``Warp``'s ``Normalize`` would learn them from the training inputs, which here are only
+    the best trials. One-hot columns (0 or 1) are warped too, which leaves them at 0 and 1.
+
+    Example:
+        >>> x = torch.tensor([[0.0, 0.5, 1.0]], dtype=DTYPE)
+        >>> [round(v, 6) for v in warping_transform(3)(x)[0].tolist()]  # a = b = 1: identity
+        [0.0, 0.5, 1.0]
+    """
+    from botorch.models.transforms.input import Warp
+    from gpytorch.priors import LogNormalPrior
+
+    bounds = torch.zeros(2, d, dtype=DTYPE)
+    bounds[1] = 1.0
+    return Warp(
+        d=d, indices=list(range(d)), bounds=bounds,
+        concentration1_prior=LogNormalPrior(0.0, 0.75 ** 0.5),
+        concentration0_prior=LogNormalPrior(0.0, 0.75 ** 0.5),
+    ).to(DTYPE)
+
+
 def build_gp(
-    train_X: torch.Tensor, train_Y: torch.Tensor, train_Yvar: torch.Tensor | None = None
+    train_X: torch.Tensor,
+    train_Y: torch.Tensor,
+    train_Yvar: torch.Tensor | None = None,
+    input_warping: bool = False,
 ) -> Any:
     """Build (not fit) the GP for ``n x d`` inputs and ``n x 1`` outcomes.
 
@@ -94,6 +131,8 @@ def build_gp(
         train_Yvar: ``n x 1`` known noise variances of the outcomes (metric units), or
             ``None`` for one learned noise term. BoTorch's ``Standardize`` scales them with
             the outcomes (divides by the outcomes' variance), so they stay consistent.
+        input_warping: Warp each input through a learned Kumaraswamy CDF first
+            (:func:`warping_transform`).
 
     Returns:
         A ``SingleTaskGP`` with a Matérn-5/2 ARD kernel and standardised outcomes.
@@ -105,8 +144,9 @@ def build_gp(
     covar = get_covar_module_with_dim_scaled_prior(
         ard_num_dims=train_X.shape[-1], use_rbf_kernel=False
     )
+    warp = warping_transform(train_X.shape[-1]) if input_warping else None
     return SingleTaskGP(train_X, train_Y, train_Yvar, covar_module=covar,
-                        outcome_transform=Standardize(m=1))
+                        outcome_transform=Standardize(m=1), input_transform=warp)
 
 
 def fit_gp(
@@ -115,6 +155,7 @@ def fit_gp(
     warm_start: dict[str, torch.Tensor] | None = None,
     refit: bool = True,
     yvar: np.ndarray | None = None,
+    input_warping: bool = False,
 ) -> Any:
     """Fit the GP to ``n x d`` inputs ``X`` and ``n`` losses ``y``.
 
@@ -128,6 +169,10 @@ def fit_gp(
         yvar: ``n`` known noise variances of ``y`` (e.g. each trial's CV variance, Eq. 9
             squared) instead of a learned noise term; floored at ``1e-6`` of the variance
             of ``y`` so that the GP never has to interpolate exactly.
+        input_warping: Learn a Kumaraswamy input warping per dimension with the kernel
+            (:func:`warping_transform`). A ``warm_start`` should come from a fit with the same
+            setting (:class:`GPFitter` keys its warm starts on it); the warping's
+            concentrations are carried over only into a warped model.
 
     Returns:
         The fitted model, in eval mode.
@@ -167,11 +212,14 @@ def fit_gp(
             # A constant outcome (all losses equal) is valid here; BoTorch warns about it.
             warnings.filterwarnings("ignore", message=".*std.*", category=RuntimeWarning)
             warnings.filterwarnings("ignore", category=UserWarning, module="botorch.models.utils")
-            model = build_gp(train_X, train_Y, train_Yvar)
+            model = build_gp(train_X, train_Y, train_Yvar, input_warping)
             if warm_start:
                 own = model.state_dict()
                 # Known noise lives in the likelihood and belongs to these data: never carry it.
-                prefixes = _WARM_PREFIXES if train_Yvar is None else _WARM_PREFIXES[1:]
+                prefixes: tuple[str, ...] = (
+                    _WARM_PREFIXES if train_Yvar is None else _WARM_PREFIXES[1:])
+                if input_warping:
+                    prefixes += _WARP_PREFIXES
                 compatible = {
                     k: v for k, v in warm_start.items()
                     if k.startswith(prefixes) and k in own and own[k].shape == v.shape
@@ -191,8 +239,9 @@ def fit_gp(
 
 def hyperparameters(model: Any) -> dict[str, torch.Tensor]:
     """The warm-startable part of a fitted model's state dict (detached copies)."""
+    prefixes = _WARM_PREFIXES + _WARP_PREFIXES
     return {
-        k: v.detach().clone() for k, v in model.state_dict().items() if k.startswith(_WARM_PREFIXES)
+        k: v.detach().clone() for k, v in model.state_dict().items() if k.startswith(prefixes)
     }
 
 
@@ -261,14 +310,20 @@ class GPFitter:
         self._init_runtime()
 
     def fit(
-        self, X: np.ndarray, y: np.ndarray, role: str = "bound", yvar: np.ndarray | None = None
+        self,
+        X: np.ndarray,
+        y: np.ndarray,
+        role: str = "bound",
+        yvar: np.ndarray | None = None,
+        input_warping: bool = False,
     ) -> Any:
         """Return a GP fitted to ``(X, y)``, from the cache when the same data were fitted.
 
         ``role`` labels the fit in :attr:`fits_by_role` and picks the warm-start slot (with the
         input dimension), so the bound's top-half GP and the searcher's GP on all trials keep
         their own hyperparameters. ``yvar`` gives known per-point noise variances (see
-        :func:`fit_gp`); such a GP has its own cache key and warm-start slot.
+        :func:`fit_gp`); such a GP has its own cache key and warm-start slot, and so has one
+        with ``input_warping`` (a warped model is never warm-started from an unwarped one).
         """
         X = np.asarray(X, dtype=np.float64)
         y = np.asarray(y, dtype=np.float64).reshape(-1)
@@ -280,8 +335,10 @@ class GPFitter:
         if yvar is not None:
             yvar = np.ascontiguousarray(np.asarray(yvar, dtype=np.float64).reshape(-1)[order])
             payload += b"yvar" + yvar.tobytes()
+        if input_warping:
+            payload += b"warp"
         key = hashlib.sha1(payload).hexdigest()
-        structure = (role, X.shape[1], yvar is not None)  # warm-start slot
+        structure = (role, X.shape[1], yvar is not None, bool(input_warping))  # warm-start slot
         while True:
             with self._lock:
                 model = self._cache.pop(key, None)
@@ -306,7 +363,8 @@ class GPFitter:
         )
         # Fit outside the lock: a fit of other data never waits for this one.
         try:
-            model = fit_gp(X, y, warm_start=warm, refit=refit, yvar=yvar)
+            model = fit_gp(X, y, warm_start=warm, refit=refit, yvar=yvar,
+                           input_warping=input_warping)
             with self._lock:
                 self.num_fits += 1
                 self.fits_by_role[role] = self.fits_by_role.get(role, 0) + 1

@@ -74,7 +74,7 @@ class AutoTermCriterion:
             hold at; ``None`` is the rule's (1, or 3 for ``"prb-3"``).
         fitter: A :class:`~ray_autoterm.gp.GPFitter` to share with a searcher.
         **knobs: The preset's other keywords (``delta``, ``threshold``, ``val_train_ratio``,
-            ``exact_bound``, ``seed``, ``prb_delta``, ...; see
+            ``exact_bound``, ``seed``, ``prb_delta``, ``input_warping``, ...; see
             :func:`~ray_autoterm.criterion.rules.preset`).
 
     Raises:
