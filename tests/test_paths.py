@@ -178,9 +178,9 @@ def test_asha_over_epochs_fires_comparing_trials_at_one_fidelity(ray_local, tmp_
                           max_t=8, grace_period=1, reduction_factor=2)
     # One trial at a time from a seeded generator: ASHA's cuts, and so the trials compared at
     # each rung, are the same in every run (with two at a time they depend on timing).
-    analysis = run(obj.quadratic_epochs8, stopper, tmp_path, "asha-epochs", scheduler=sched,
-                   num_samples=60, max_concurrent_trials=None,
-                   search_alg=BasicVariantGenerator(random_state=0, max_concurrent=1))
+    run(obj.quadratic_epochs8, stopper, tmp_path, "asha-epochs", scheduler=sched,
+        num_samples=60, max_concurrent_trials=None,
+        search_alg=BasicVariantGenerator(random_state=0, max_concurrent=1))
     assert stopper.fired is not None, stopper.decisions[-1].summary()
     # The rule's count, not the trials started: one fast trial at a time can outrun the
     # background decisions (they are made in order, just later).

@@ -4,9 +4,9 @@ Replays the first trials of a few recorded precise runs through ``AutoTermCriter
 criterion per run and variant, a decision after every trial from 20 to ``--until``, never
 stopping early), timing each ``evaluate`` with ``time.process_time`` (CPU seconds of this
 process; torch runs single-threaded inside). The variants alternate run by run, so both see
-the same machine load. Writes ``warping.cost.md`` beside this file.
+the same machine load. Writes ``benchmarks/results/precise/warping.cost.md``.
 
-    python benchmarks/results/precise/warping.cost.py
+    python benchmarks/warping_cost.py
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from ray_autoterm.criterion import AutoTermCriterion
 from ray_autoterm.history import History
 from ray_autoterm.space import NumericParam, SearchSpace
 
-HERE = Path(__file__).resolve().parent
+HERE = Path(__file__).resolve().parent / "results" / "precise"  # the runs, and the output
 RUNS = ["linear-xgboost-tpe-s1", "friedman3-mlp-tpe-s4", "binary-random_forest-gp-s2",
         "multiclass-mlp-random-s0", "hastie-xgboost-tpe-s1", "friedman1-random_forest-random-s3"]
 VARIANTS = {"paper": {"rule": "paper"}, "paper + warping": {"rule": "paper", "input_warping": True}}
@@ -53,7 +53,7 @@ def main() -> None:
         for v, kw in VARIANTS.items():
             per[v][name] = decision_cpu_s(run, kw, args.until)
     lines = ["# CPU ms per decision: paper vs paper + input warping", "",
-             f"`python benchmarks/results/precise/warping.cost.py --until {args.until}`: a "
+             f"`python benchmarks/warping_cost.py --until {args.until}`: a "
              f"decision after every trial 20..{args.until} of {len(RUNS)} precise runs "
              "(never stopping early), CPU seconds of `evaluate` (`time.process_time`), "
              "shared 2-core machine.", "",
