@@ -159,11 +159,13 @@ def test_asha_over_streamed_folds_fires_with_cut_trials_imputed(ray_local, tmp_p
     stopper = AutoTermStopper(param_space=obj.SPACE, let_running_finish=True)
     sched = ASHAScheduler(metric="cv_mean", mode="min", time_attr="training_iteration",
                           max_t=5, grace_period=2, reduction_factor=2)
-    analysis = run(obj.quadratic_streaming_slow, stopper, tmp_path, "asha-impute",
-                   scheduler=sched, num_samples=60)
-    started = [t for t in analysis.trials if t.last_result]
+    # One trial at a time from a seeded generator: ASHA's cuts are the same in every run (with
+    # two at a time they depend on timing, and in one loaded run the rule crossed only at 40+).
+    run(obj.quadratic_streaming_slow, stopper, tmp_path, "asha-impute", scheduler=sched,
+        num_samples=60, max_concurrent_trials=None,
+        search_alg=BasicVariantGenerator(random_state=0, max_concurrent=1))
     assert stopper.fired is not None, stopper.decisions[-1].summary()
-    assert len(started) < 60, f"fired only after all {len(started)} trials started"
+    assert stopper.fired.num_trials < 50, stopper.fired.summary()  # the rule's count
     assert stopper.fired.num_pruned > 0, "ASHA cut trials counted, imputed"
 
 
