@@ -48,6 +48,16 @@ def run(trainable, stopper, tmp_path, name: str, **kwargs):
     )
 
 
+def one_at_a_time() -> dict:
+    """``run`` keywords for a reproducible ASHA run: one trial at a time from a seeded generator,
+    so ASHA's cuts (and the trials compared at each rung) are the same in every run; with two at
+    a time they depend on timing. Tests then assert the rule's count at the stop, not the trials
+    started: one fast trial at a time can outrun the background decisions (made in order, later).
+    """
+    return {"max_concurrent_trials": None,
+            "search_alg": BasicVariantGenerator(random_state=0, max_concurrent=1)}
+
+
 def synchronous_first_stop(stopper: AutoTermStopper) -> int | None:
     """The synchronous rule replayed on the same trials in completion order: the number of
     usable trials at its first stop (``None``: it would not have stopped)."""
@@ -159,11 +169,9 @@ def test_asha_over_streamed_folds_fires_with_cut_trials_imputed(ray_local, tmp_p
     stopper = AutoTermStopper(param_space=obj.SPACE, let_running_finish=True)
     sched = ASHAScheduler(metric="cv_mean", mode="min", time_attr="training_iteration",
                           max_t=5, grace_period=2, reduction_factor=2)
-    # One trial at a time from a seeded generator: ASHA's cuts are the same in every run (with
-    # two at a time they depend on timing, and in one loaded run the rule crossed only at 40+).
+    # In one loaded run with two trials at a time the rule crossed only at 40+.
     run(obj.quadratic_streaming_slow, stopper, tmp_path, "asha-impute", scheduler=sched,
-        num_samples=60, max_concurrent_trials=None,
-        search_alg=BasicVariantGenerator(random_state=0, max_concurrent=1))
+        num_samples=60, **one_at_a_time())
     assert stopper.fired is not None, stopper.decisions[-1].summary()
     assert stopper.fired.num_trials < 50, stopper.fired.summary()  # the rule's count
     assert stopper.fired.num_pruned > 0, "ASHA cut trials counted, imputed"
@@ -178,15 +186,10 @@ def test_asha_over_epochs_fires_comparing_trials_at_one_fidelity(ray_local, tmp_
                               fidelity=fidelity)
     sched = ASHAScheduler(metric="cv_mean", mode="min", time_attr="training_iteration",
                           max_t=8, grace_period=1, reduction_factor=2)
-    # One trial at a time from a seeded generator: ASHA's cuts, and so the trials compared at
-    # each rung, are the same in every run (with two at a time they depend on timing).
     run(obj.quadratic_epochs8, stopper, tmp_path, "asha-epochs", scheduler=sched,
-        num_samples=60, max_concurrent_trials=None,
-        search_alg=BasicVariantGenerator(random_state=0, max_concurrent=1))
+        num_samples=60, **one_at_a_time())
     assert stopper.fired is not None, stopper.decisions[-1].summary()
-    # The rule's count, not the trials started: one fast trial at a time can outrun the
-    # background decisions (they are made in order, just later).
-    assert stopper.fired.num_trials < 50, stopper.fired.summary()
+    assert stopper.fired.num_trials < 50, stopper.fired.summary()  # the rule's count
     assert stopper._said_fidelity, "trials at different epochs were compared at one fidelity"
 
 
