@@ -300,6 +300,7 @@ class AutoTermStopper(Stopper):
         self._active: set[str] = set()  # trials that reported and have not ended
         self._ended: set[str] = set()
         self._ends_recorded: set[str] = set()  # of those, the ones _flush has recorded
+        self._calibration_written = 0  # calibration-record entries already in the log
         self._started: set[str] = set()
         self._running_at_fire: set[str] | None = None
         self.running_at_stop: frozenset[str] = frozenset()
@@ -341,7 +342,7 @@ class AutoTermStopper(Stopper):
         self._lock = threading.Lock()
         self._decide_lock = threading.Lock()
         self._flush_lock = threading.Lock()
-        # Results and trial ends waiting to be recorded, in arrival order (see _enqueue).
+        # Results and trial ends waiting to be recorded, in arrival order (see _observe, _flush).
         self._inbox: list[tuple[Any, ...]] = []
         self._inbox_ends = 0
         self._worker = DecisionWorker(
@@ -375,7 +376,7 @@ class AutoTermStopper(Stopper):
             ("_next_milestone", 10), ("run_id", uuid.uuid4().hex[:12]), ("_any_usable", False),
             ("_direction", Direction()), ("max_hold_share", 0.01), ("cut_trials", "impute"),
             ("_said_fidelity", False), ("fidelity", "rung"), ("error_key", None),
-            ("training_noise", 0.0), ("_holdout", False),
+            ("training_noise", 0.0), ("_holdout", False), ("_calibration_written", 0),
         ):
             self.__dict__.setdefault(key, default)
         self.__dict__.setdefault("_ends_recorded", set(self._ended))
@@ -649,11 +650,10 @@ class AutoTermStopper(Stopper):
         """Append the calibration record's new entries (``rule="calibrated"``) to the log."""
         evaluator = self.criterion.improvement_evaluator
         record = getattr(evaluator, "record", None)
-        written = getattr(self, "_calibration_written", 0)
-        if record is None or len(record) <= written:
+        if record is None or len(record) <= self._calibration_written:
             return
         level = float(getattr(evaluator, "level", 0.9))
-        append_calibration(self.log_dir, self.run_id, level, record[written:])
+        append_calibration(self.log_dir, self.run_id, level, record[self._calibration_written:])
         self._calibration_written = len(record)
 
     def _log_stop(self, decision: Decision) -> None:
