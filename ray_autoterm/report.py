@@ -187,6 +187,12 @@ def planned_trials(exp_dir: str) -> int | None:
     return None
 
 
+def _usable(decision: Decision) -> str:
+    """What a counted trial reported: fold scores, or (holdout runs) a validation result."""
+    return ("usable validation results" if decision.error_source == "holdout"
+            else "usable fold scores")
+
+
 def summarize(decisions: Sequence[Decision], trials: Sequence[dict[str, Any]],
               planned: int | None = None, budget_source: str = "--planned-trials") -> str:
     """The plain-words summary that ``ray-autoterm report`` prints (without the figure line)."""
@@ -205,13 +211,14 @@ def summarize(decisions: Sequence[Decision], trials: Sequence[dict[str, Any]],
         what = {"cv": "statistical error", "threshold": "threshold",
                 "holdout": "holdout SE (sd/sqrt(n))"}.get(
             stop.error_source, f"{stop.error_source} error")
-        lines.append(f"Stopped after {stop.num_trials} trials with usable fold scores (rule "
+        usable = _usable(stop)
+        lines.append(f"Stopped after {stop.num_trials} trials with {usable} (rule "
                      f"\"{stop.rule}\"): regret bound {_g(stop.regret_bound)} < {what} "
                      f"{_g(stop.statistical_error)}.")
         extra = len(trials) - stop.num_trials
         if extra > 0:
             lines.append(f"  ({extra} more started trial{'s' * (extra > 1)} not counted: "
-                         "running at the stop, or without usable fold scores.)")
+                         f"running at the stop, or without {usable}.)")
     else:
         at_least = "" if last.bound_exact else ">= "
         lines.append(f"Not stopped yet: bound {at_least}{_g(last.regret_bound)} vs error "

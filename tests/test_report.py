@@ -105,6 +105,20 @@ def test_summary_of_a_stopped_experiment(stopped_exp: Path, capsys) -> None:
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
+def test_summary_of_a_holdout_run_speaks_of_validation_results() -> None:
+    import dataclasses
+
+    from ray_autoterm.report import summarize
+
+    stop = dataclasses.replace(make_decisions(STOP_AT)[-1], error_source="holdout",
+                               incumbent_fold_scores=[0.1])
+    trials = [{"trial_id": f"t{i}", "finished": True, "time_s": 1.0} for i in range(STOP_AT + 1)]
+    text = summarize([stop], trials)
+    assert f"Stopped after {STOP_AT} trials with usable validation results" in text, text
+    assert "without usable validation results" in text and "fold" not in text, text
+    assert "holdout SE (sd/sqrt(n))" in text and "on one validation set" in text
+
+
 def test_summary_of_an_experiment_not_stopped_yet(running_exp: Path, capsys) -> None:
     last = make_decisions(24)[-1]
     code, out, _ = run_report(capsys, str(running_exp))

@@ -664,12 +664,13 @@ class AutoTermStopper(Stopper):
         # not count (running at the stop, or without usable fold scores).
         started = self._started | {record.trial_id for record in self._state.snapshot()}
         extra = max(0, len(started) - decision.num_trials)
+        usable = "usable validation results" if self._holdout else "usable fold scores"
         logger.info(
-            "ray-autoterm stops the experiment after %d trials with usable fold scores (%d more "
-            "started trial%s not counted so far: running at the stop, or without usable fold "
-            "scores): the regret bound %.4g is below the statistical error %.4g. "
-            "Incumbent: trial %s, mean %s = %.6g, config %s.",
-            decision.num_trials, extra, "s" * (extra != 1), decision.regret_bound,
+            "ray-autoterm stops the experiment after %d trials with %s (%d more started "
+            "trial%s not counted so far: running at the stop, or without %s): the regret bound "
+            "%.4g is below the statistical error %.4g. Incumbent: trial %s, mean %s = %.6g, "
+            "config %s.",
+            decision.num_trials, usable, extra, "s" * (extra != 1), usable, decision.regret_bound,
             decision.statistical_error,
             decision.incumbent_trial_id,
             self._state.holdout_mean_key if self._holdout else self.cv_scores_key,
