@@ -38,7 +38,9 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-_KNOBS = frozenset(inspect.signature(preset).parameters) - {"rule", "fitter", "consecutive"}
+RULE_KNOBS = frozenset(inspect.signature(preset).parameters) - {"rule", "fitter", "consecutive"}
+"""The rules' knobs ``AutoTermCriterion`` (and so ``AutoTermStopper``) accepts as keywords
+beyond its own arguments: :func:`~ray_autoterm.criterion.rules.preset`'s."""
 
 
 class AutoTermCriterion:
@@ -118,10 +120,10 @@ class AutoTermCriterion:
     ) -> None:
         self.mode = check_mode(mode)
         self.min_trials = check_positive_int("min_trials", min_trials)
-        unknown = sorted(set(knobs) - _KNOBS)
+        unknown = sorted(set(knobs) - RULE_KNOBS)
         if unknown:
             raise TypeError(f"AutoTermCriterion() got an unexpected keyword argument "
-                            f"{unknown[0]!r}; its knobs are {', '.join(sorted(_KNOBS))}")
+                            f"{unknown[0]!r}; its knobs are {', '.join(sorted(RULE_KNOBS))}")
         given = (improvement_evaluator, error_evaluator, stopping_test)
         parts = preset(rule, fitter=fitter, consecutive=consecutive, **knobs)
         self.rule = rule if all(p is None for p in given) else "custom"
@@ -255,4 +257,4 @@ def _encode(space: SearchSpace, recs: list[TrialRecord]) -> tuple[np.ndarray, np
     return np.array(keep), np.stack(rows)
 
 
-__all__ = ["AutoTermCriterion"]
+__all__ = ["RULE_KNOBS", "AutoTermCriterion"]

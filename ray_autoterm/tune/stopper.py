@@ -20,7 +20,7 @@ from ray_autoterm._validation import check_key, check_mode, check_positive_int
 from ray_autoterm.criterion.decision import Decision
 from ray_autoterm.criterion.error_evaluators import HoldoutErrorEvaluator, StaticErrorEvaluator
 from ray_autoterm.criterion.fidelity import FIDELITY_DESIGNS, at_common_rung, at_full_fidelity
-from ray_autoterm.criterion.terminator import AutoTermCriterion
+from ray_autoterm.criterion.terminator import RULE_KNOBS, AutoTermCriterion
 from ray_autoterm.errors import SearchSpaceError, invalid
 from ray_autoterm.history import TrialRecord
 from ray_autoterm.space import SearchSpace
@@ -704,11 +704,9 @@ class AutoTermStopper(Stopper):
 def _criterion_keywords() -> set[str]:
     """Keywords ``AutoTermStopper`` passes on to ``AutoTermCriterion`` (its arguments and
     its rules' knobs)."""
-    from ray_autoterm.criterion.terminator import _KNOBS
-
     params = inspect.signature(AutoTermCriterion).parameters
     named = {n for n, p in params.items() if p.kind is inspect.Parameter.KEYWORD_ONLY}
-    return (named | set(_KNOBS)) - {"mode", "fitter"}
+    return (named | RULE_KNOBS) - {"mode", "fitter"}
 
 
 def _stopper_keywords() -> set[str]:
