@@ -127,8 +127,8 @@ class KernelEnsembleRegretBoundEvaluator(RegretBoundEvaluator):
     estimates, so if their combination is already at or above the threshold, the combined bound
     is too and Eq. 10 does not stop (``exact=False`` in the result); otherwise every member's
     LCB is minimised. The decision records the combination in ``min_ucb``, ``min_lcb`` and
-    ``regret_bound`` (``Σ_k w_k`` of each); its reason names each member's bound and weight,
-    and :attr:`members` keeps them (kernel, bound, log evidence, weight, exact).
+    ``regret_bound`` (``Σ_k w_k`` of each); its reason (in the label) names each member's bound
+    and weight, and :attr:`members` keeps them (kernel, bound, log evidence, weight, exact).
 
     Args:
         kernels: The members' kernels, distinct names of :data:`ray_autoterm.gp.KERNELS`.
@@ -223,16 +223,18 @@ class KernelEnsembleRegretBoundEvaluator(RegretBoundEvaluator):
              "exact": rb.exact}
             for k, rb, L, wk in zip(self.kernels, rbs, evidences, w, strict=True)
         ]
+        # The members go into the label: the "bound" test's reason names the label, not the
+        # note, and a Decision has no field for them.
+        note = ", ".join(
+            f"{m['kernel']} {m['bound']:.4g}"
+            + ("" if self.combine == "max" else f" w {m['weight']:.2f}")
+            for m in self.members)
         how = "max" if self.combine == "max" else "BMA"
-        label = f"the regret bound ({how} over {len(self.kernels)} kernels' GPs)"
+        label = f"the regret bound ({how} over the kernels' GPs: {note})"
         if self.noise != "learned":
             label += " (GPs with the trials' CV variances as noise)"
         if self.input_warping:
             label += " (input-warped GPs)"
-        note = "(" + ", ".join(
-            f"{m['kernel']} {m['bound']:.4g}"
-            + ("" if self.combine == "max" else f" w {m['weight']:.2f}")
-            for m in self.members) + ")"
         fields = dict(num_fit=len(idx), beta=beta,
                       min_ucb=float(sum(wk * rb.min_ucb for wk, rb in zip(w, rbs, strict=True))),
                       min_lcb=float(sum(wk * rb.min_lcb for wk, rb in zip(w, rbs, strict=True))),
