@@ -148,3 +148,12 @@ def test_evaluator_pickles_without_torch_caches() -> None:
 def test_bad_values_are_refused_by_name(call, name: str) -> None:  # type: ignore[no-untyped-def]
     with pytest.raises(InvalidArgumentError, match=f"`{name}`"):
         call()
+
+
+def test_module_examples_run() -> None:
+    import doctest
+
+    from ray_autoterm.criterion import ensemble
+
+    result = doctest.testmod(ensemble, optionflags=doctest.ELLIPSIS, verbose=False)
+    assert result.attempted >= 5 and result.failed == 0
