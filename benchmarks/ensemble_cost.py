@@ -9,11 +9,20 @@ after the other on the same records in the same process, so a shared machine's l
 all alike. Writes ``benchmarks/results/precise/ensemble.cost.md`` with ``--out``.
 
     python benchmarks/ensemble_cost.py --out benchmarks/results/precise/ensemble.cost.md
+
+``--bounds GLOB`` instead compares the bounds the replay (``benchmarks/stopping_rules.py``)
+cached for the ensemble rules with the paper rule's, decision by decision, on the runs ``GLOB``
+(each replay ends at its rule's stop, so only the trials both reached are compared; bounds far
+from ``ε`` are screened lower estimates, in both).
+
+    python benchmarks/ensemble_cost.py --bounds 'benchmarks/results/precise/runs-*-s[0-4].json'
 """
 
 from __future__ import annotations
 
 import argparse
+import glob
+import json
 import shlex
 import statistics
 import sys
@@ -44,6 +53,44 @@ def steady_median(rule: str, records: list[Any], space: Any, window: int) -> flo
     return statistics.median(cpu[-window:])
 
 
+def _cached(run_path: str, rule: str) -> dict[str, Any] | None:
+    """The replay's cached signals of ``{"rule": rule}`` on one run (``None`` if absent)."""
+    p = Path(run_path)
+    name = p.stem.replace("runs-", "", 1)
+    for f in sorted((p.parent / "signals" / "variants").glob(f"{name}--*.json")):
+        data = json.loads(f.read_text())
+        if data.get("settings") == {"from_trial": 20, "rule": rule}:
+            return data["signals"]
+    return None
+
+
+def compare_bounds(pattern: str) -> list[str]:
+    """Per ensemble rule: the median ratio of its bound to the paper's, and the stops moved."""
+    import numpy as np
+
+    paths = sorted(glob.glob(pattern))
+    out = [f"Runs: `{pattern}` ({len(paths)}).", "",
+           "| rule | decisions | median bound / paper's | share above | stops later / "
+           "earlier / same |", "|---|---|---|---|---|"]
+    for rule in RULES[1:]:
+        ratios, moved = [], [0, 0, 0]
+        for path in paths:
+            paper, ens = _cached(path, "paper"), _cached(path, rule)
+            if paper is None or ens is None:
+                continue
+            for t in set(paper["bound"]) & set(ens["bound"]):
+                a, b = paper["bound"][t], ens["bound"][t]
+                if a is not None and b is not None and a > 0:
+                    ratios.append(b / a)
+            stop = [min((int(t) for t, v in s["stop"].items() if v), default=10**9)
+                    for s in (paper, ens)]
+            moved[0 if stop[1] > stop[0] else 1 if stop[1] < stop[0] else 2] += 1
+        r = np.array(ratios)
+        out.append(f"| {rule} | {r.size} | {np.median(r):.3f} | {np.mean(r > 1 + 1e-9):.0%} | "
+                   f"{moved[0]} / {moved[1]} / {moved[2]} |")
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--ns", type=int, nargs="+", default=[50, 100])
@@ -51,7 +98,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--repeats", type=int, default=3)
     p.add_argument("--window", type=int, default=10)
     p.add_argument("--out", default=None)
+    p.add_argument("--bounds", default=None, metavar="GLOB",
+                   help="compare the replay's cached bounds on these runs instead")
     args = p.parse_args(argv)
+    if args.bounds:
+        print("\n".join(compare_bounds(args.bounds)))
+        return 0
     steady_median("paper", overhead.make_records(25, 2, 99), overhead.make_space(2), 3)  # warm-up
     lines = ["| d | n | paper ms | kernel-ensemble ms | ratio | kernel-bma ms | ratio |",
              "|" + "---|" * 7]
