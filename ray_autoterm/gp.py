@@ -9,6 +9,9 @@ Opt-in (``input_warping=True``): BoTorch's ``Warp`` input transform, a Kumaraswa
 dimension on the unit cube (Snoek et al., ICML 2014), learned jointly with the kernel by MAP, with
 the LogNormal(0, sqrt(0.75)) priors on both concentrations that BoTorch's warped-GP tutorial uses
 (median 1: the identity warp).
+Opt-in (``kernel=``): a Matérn-3/2 (rougher) or RBF (smoother) kernel instead of the Matérn-5/2,
+with the same dimension-scaled lengthscale prior (:func:`covariance_module`); the kernel ensemble
+of :mod:`ray_autoterm.criterion.ensemble` fits one GP of each.
 
 Fitting uses :func:`botorch.fit.fit_gpytorch_mll`: L-BFGS-B on the exact marginal log likelihood,
 retried up to 5 times from hyperparameters resampled from their priors when the optimiser fails
@@ -25,6 +28,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import logging
+import math
 import threading
 import warnings
 from collections.abc import Iterator
@@ -45,6 +49,11 @@ _WARM_PREFIXES = ("likelihood.", "covar_module.", "mean_module.")
 # With input warping, the Kumaraswamy concentrations are hyperparameters too (the transform's
 # other entries are buffers fixed by the unit cube).
 _WARP_PREFIXES = ("input_transform.concentration",)
+
+KERNELS = ("matern52", "matern32", "rbf")
+"""The GP kernels :func:`build_gp` offers; the first is the paper's and the default."""
+
+DEFAULT_KERNEL = "matern52"
 
 WARM_FIT_OPTIONS: dict[str, Any] = {"ftol": 1e-6, "maxiter": 50}
 """L-BFGS-B options of a warm-started fit. Measured (``benchmarks/overhead.py``): 1.1-2.3x
@@ -117,11 +126,51 @@ def warping_transform(d: int) -> Any:
     ).to(DTYPE)
 
 
+def check_kernel(kernel: Any) -> str:
+    """Validate a kernel name (one of :data:`KERNELS`)."""
+    if not isinstance(kernel, str) or kernel not in KERNELS:
+        raise invalid("kernel", kernel, "one of " + ", ".join(f'"{k}"' for k in KERNELS))
+    return kernel
+
+
+def covariance_module(d: int, kernel: str = DEFAULT_KERNEL) -> Any:
+    """The ARD kernel of the GP over ``d`` inputs, with BoTorch's dimension-scaled prior.
+
+    ``"matern52"`` and ``"rbf"`` are BoTorch's ``get_covar_module_with_dim_scaled_prior``
+    (Hvarfner et al. 2024: lengthscales ~ LogNormal(sqrt(2) + log(d)/2, sqrt(3)), constrained
+    above 0.025, starting at the prior's mode); ``"matern32"`` is gpytorch's
+    ``MaternKernel(nu=1.5)`` with that same prior, constraint and start. No output scale (the
+    outcomes are standardised), as BoTorch's default.
+
+    Example:
+        >>> [type(covariance_module(2, k)).__name__ for k in KERNELS]
+        ['MaternKernel', 'MaternKernel', 'RBFKernel']
+        >>> covariance_module(2, "matern32").nu
+        1.5
+    """
+    from botorch.models.utils.gpytorch_modules import get_covar_module_with_dim_scaled_prior
+
+    kernel = check_kernel(kernel)
+    if kernel != "matern32":
+        return get_covar_module_with_dim_scaled_prior(
+            ard_num_dims=d, use_rbf_kernel=kernel == "rbf")
+    from gpytorch.constraints import GreaterThan
+    from gpytorch.kernels import MaternKernel
+    from gpytorch.priors import LogNormalPrior
+
+    prior = LogNormalPrior(loc=math.sqrt(2) + math.log(d) * 0.5, scale=math.sqrt(3))
+    return MaternKernel(
+        nu=1.5, ard_num_dims=d, lengthscale_prior=prior,
+        lengthscale_constraint=GreaterThan(2.5e-2, transform=None, initial_value=prior.mode),
+    )
+
+
 def build_gp(
     train_X: torch.Tensor,
     train_Y: torch.Tensor,
     train_Yvar: torch.Tensor | None = None,
     input_warping: bool = False,
+    kernel: str = DEFAULT_KERNEL,
 ) -> Any:
     """Build (not fit) the GP for ``n x d`` inputs and ``n x 1`` outcomes.
 
@@ -133,17 +182,17 @@ def build_gp(
             the outcomes (divides by the outcomes' variance), so they stay consistent.
         input_warping: Warp each input through a learned Kumaraswamy CDF first
             (:func:`warping_transform`).
+        kernel: One of :data:`KERNELS` (:func:`covariance_module`); ``"matern52"``, the
+            paper's, by default.
 
     Returns:
-        A ``SingleTaskGP`` with a Matérn-5/2 ARD kernel and standardised outcomes.
+        A ``SingleTaskGP`` with that ARD kernel (Matérn-5/2 by default) and standardised
+        outcomes.
     """
     from botorch.models import SingleTaskGP
     from botorch.models.transforms.outcome import Standardize
-    from botorch.models.utils.gpytorch_modules import get_covar_module_with_dim_scaled_prior
 
-    covar = get_covar_module_with_dim_scaled_prior(
-        ard_num_dims=train_X.shape[-1], use_rbf_kernel=False
-    )
+    covar = covariance_module(train_X.shape[-1], kernel)
     warp = warping_transform(train_X.shape[-1]) if input_warping else None
     return SingleTaskGP(train_X, train_Y, train_Yvar, covar_module=covar,
                         outcome_transform=Standardize(m=1), input_transform=warp)
@@ -156,6 +205,7 @@ def fit_gp(
     refit: bool = True,
     yvar: np.ndarray | None = None,
     input_warping: bool = False,
+    kernel: str = DEFAULT_KERNEL,
 ) -> Any:
     """Fit the GP to ``n x d`` inputs ``X`` and ``n`` losses ``y``.
 
@@ -173,12 +223,16 @@ def fit_gp(
             (:func:`warping_transform`). A ``warm_start`` should come from a fit with the same
             setting (:class:`GPFitter` keys its warm starts on it); the warping's
             concentrations are carried over only into a warped model.
+        kernel: The GP's kernel, one of :data:`KERNELS` (:func:`covariance_module`). A
+            ``warm_start`` should come from a fit with the same kernel (:class:`GPFitter`
+            keys its warm starts on it).
 
     Returns:
         The fitted model, in eval mode.
 
     Raises:
         GPFitError: when ``fit_gpytorch_mll`` fails on every attempt, or the data are unusable.
+        InvalidArgumentError: for a ``kernel`` that is not in :data:`KERNELS`.
 
     Example:
         >>> import numpy as np
@@ -191,6 +245,7 @@ def fit_gp(
     from botorch.fit import fit_gpytorch_mll
     from gpytorch.mlls import ExactMarginalLogLikelihood
 
+    kernel = check_kernel(kernel)
     X = np.asarray(X, dtype=np.float64)
     y = np.asarray(y, dtype=np.float64).reshape(-1)
     if X.ndim != 2 or X.shape[0] != y.shape[0] or X.shape[0] < 2:
@@ -212,7 +267,7 @@ def fit_gp(
             # A constant outcome (all losses equal) is valid here; BoTorch warns about it.
             warnings.filterwarnings("ignore", message=".*std.*", category=RuntimeWarning)
             warnings.filterwarnings("ignore", category=UserWarning, module="botorch.models.utils")
-            model = build_gp(train_X, train_Y, train_Yvar, input_warping)
+            model = build_gp(train_X, train_Y, train_Yvar, input_warping, kernel)
             if warm_start:
                 own = model.state_dict()
                 # Known noise lives in the likelihood and belongs to these data: never carry it.
@@ -316,6 +371,7 @@ class GPFitter:
         role: str = "bound",
         yvar: np.ndarray | None = None,
         input_warping: bool = False,
+        kernel: str = DEFAULT_KERNEL,
     ) -> Any:
         """Return a GP fitted to ``(X, y)``, from the cache when the same data were fitted.
 
@@ -323,8 +379,11 @@ class GPFitter:
         input dimension), so the bound's top-half GP and the searcher's GP on all trials keep
         their own hyperparameters. ``yvar`` gives known per-point noise variances (see
         :func:`fit_gp`); such a GP has its own cache key and warm-start slot, and so has one
-        with ``input_warping`` (a warped model is never warm-started from an unwarped one).
+        with ``input_warping`` (a warped model is never warm-started from an unwarped one), and
+        so has one with another ``kernel`` than the default (:data:`KERNELS`; the default's
+        key and slot are those of a fitter without the keyword).
         """
+        kernel = check_kernel(kernel)
         X = np.asarray(X, dtype=np.float64)
         y = np.asarray(y, dtype=np.float64).reshape(-1)
         # A canonical row order: the same data listed in another order (the bound sorts by
@@ -337,8 +396,12 @@ class GPFitter:
             payload += b"yvar" + yvar.tobytes()
         if input_warping:
             payload += b"warp"
+        if kernel != DEFAULT_KERNEL:  # only then: the default's keys stay as they were
+            payload += b"kernel:" + kernel.encode()
         key = hashlib.sha1(payload).hexdigest()
-        structure = (role, X.shape[1], yvar is not None, bool(input_warping))  # warm-start slot
+        structure: tuple[Any, ...] = (role, X.shape[1], yvar is not None, bool(input_warping))
+        if kernel != DEFAULT_KERNEL:
+            structure += (kernel,)  # the warm-start slot: one per kernel
         while True:
             with self._lock:
                 model = self._cache.pop(key, None)
@@ -364,7 +427,7 @@ class GPFitter:
         # Fit outside the lock: a fit of other data never waits for this one.
         try:
             model = fit_gp(X, y, warm_start=warm, refit=refit, yvar=yvar,
-                           input_warping=input_warping)
+                           input_warping=input_warping, kernel=kernel)
             with self._lock:
                 self.num_fits += 1
                 self.fits_by_role[role] = self.fits_by_role.get(role, 0) + 1

@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from ray_autoterm.criterion.cv_error import cv_statistical_error
     from ray_autoterm.criterion.decision import DECISION_LOG_NAME, Decision
     from ray_autoterm.criterion.emsr import EMSRGapEvaluator
+    from ray_autoterm.criterion.ensemble import KernelEnsembleRegretBoundEvaluator
     from ray_autoterm.criterion.error_evaluators import (
         BaseErrorEvaluator,
         CrossValidationErrorEvaluator,
@@ -75,6 +76,7 @@ _LAZY: dict[str, str] = {
     "ErrorEvaluator": "ray_autoterm.criterion.cv_error",
     "FixedThreshold": "ray_autoterm.criterion.cv_error",
     "GapBelowThreshold": "ray_autoterm.criterion.stopping_tests",
+    "KernelEnsembleRegretBoundEvaluator": "ray_autoterm.criterion.ensemble",
     "Improvement": "ray_autoterm.criterion.improvement",
     "Observations": "ray_autoterm.criterion.improvement",
     "PairedErrorEvaluator": "ray_autoterm.criterion.error_evaluators",
@@ -107,6 +109,7 @@ __all__ = [
     "EMSRGapEvaluator",
     "GapBelowThreshold",
     "Improvement",
+    "KernelEnsembleRegretBoundEvaluator",
     "Observations",
     "PairedErrorEvaluator",
     "PooledErrorEvaluator",

@@ -13,6 +13,9 @@ Tests (what decides, with its improvement evaluator):
 
 * ``"bound"``: Eq. 10, ``r̄_t < ε`` (the paper's; :class:`~ray_autoterm.criterion.bound.
   RegretBoundEvaluator`, :class:`~ray_autoterm.criterion.stopping_tests.BoundBelowError`);
+  ``"kernel-ensemble"`` and ``"kernel-bma"`` take ``r̄_t`` over one GP per kernel, as their
+  maximum or their Bayesian model average (:class:`~ray_autoterm.criterion.ensemble.
+  KernelEnsembleRegretBoundEvaluator`);
 * ``"prb"``: Wilson (2024), stop when ``P(f(γ*_t) − min f <= ε) >= 1 − δ`` under the GP posterior
   (:mod:`~ray_autoterm.criterion.prb`); ``"prb-3"`` requires it at 3 consecutive decisions;
 * ``"emsr-gap"``: Ishibashi et al. (AISTATS 2023), stop when the bound on the change of the
@@ -42,6 +45,7 @@ from ray_autoterm.criterion.emsr import (
     expected_improvement_gap,
     kl_one_observation,
 )
+from ray_autoterm.criterion.ensemble import KernelEnsembleRegretBoundEvaluator
 from ray_autoterm.criterion.error_evaluators import (
     BaseErrorEvaluator,
     CrossValidationErrorEvaluator,
@@ -84,6 +88,9 @@ class Rule:
         prb_delta: ``"prb"``: stop once ``P(regret <= ε) >= 1 − prb_delta``.
         calibrate: ``"bound"``: widen ``sqrt(β_t)`` by the GP's out-of-sample record on the
             search's own next trials (:mod:`~ray_autoterm.criterion.calibration`).
+        ensemble: ``"bound"``: ``None`` (one Matérn-5/2 GP, the paper's), or how the bounds of
+            one GP per kernel are combined, ``"max"`` or ``"bma"``
+            (:mod:`~ray_autoterm.criterion.ensemble`).
         description: One line for the decision's reason and the README.
     """
 
@@ -93,6 +100,7 @@ class Rule:
     consecutive: int = 1
     prb_delta: float = 0.05
     calibrate: bool = False
+    ensemble: str | None = None
     description: str = ""
 
 
@@ -113,6 +121,12 @@ RULES: dict[str, Rule] = {
                        "GP's record on the search's next trials < the incumbent's CV error"),
     "calibrated-pooled": Rule(calibrate=True, error="pooled", description="calibrated regret "
                               "bound < the CV error pooled over the best configurations"),
+    "kernel-ensemble": Rule(ensemble="max", description="the largest of the regret bounds of "
+                            "three GPs (Matérn-5/2, Matérn-3/2, RBF kernels) < the incumbent's "
+                            "CV error: stop only when every kernel agrees"),
+    "kernel-bma": Rule(ensemble="bma", description="the regret bounds of three GPs (Matérn-5/2, "
+                       "Matérn-3/2, RBF kernels) averaged with weights from how well each "
+                       "explains the trials < the incumbent's CV error"),
     "emsr-gap": Rule(test="emsr-gap", description="gap of expected minimum simple regrets "
                      "(Ishibashi et al. 2023) below its automatic threshold"),
 }
@@ -249,6 +263,9 @@ def preset(
     if calibrate and named.test != "bound":
         raise invalid("calibrate", calibrate, f"None or False with rule {rule!r} (the "
                       "calibration widens the regret bound of the \"bound\" test)")
+    if calibrate and named.ensemble is not None:
+        raise invalid("calibrate", calibrate, f"None or False with rule {rule!r} (the "
+                      "calibration widens one GP's bound, not a kernel ensemble's)")
 
     error = error if error is not None else named.error
     noise = noise if noise is not None else named.noise
@@ -281,8 +298,13 @@ def preset(
             noise=noise, val_train_ratio=val_train_ratio, fitter=fitter)
         if input_warping:  # only when asked: the default builds exactly as before
             bound_knobs["input_warping"] = True
-        improvement = (CalibratedRegretBoundEvaluator(level=calibration_level, **bound_knobs)
-                       if calibrate else RegretBoundEvaluator(**bound_knobs))
+        if named.ensemble is not None:
+            improvement = KernelEnsembleRegretBoundEvaluator(combine=named.ensemble,
+                                                             **bound_knobs)
+        elif calibrate:
+            improvement = CalibratedRegretBoundEvaluator(level=calibration_level, **bound_knobs)
+        else:
+            improvement = RegretBoundEvaluator(**bound_knobs)
         test = BoundBelowError()
     return RuleParts(improvement, errors, test, consecutive)
 
