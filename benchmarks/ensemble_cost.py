@@ -16,6 +16,12 @@ cached for the ensemble rules with the paper rule's, decision by decision, on th
 from ``ε`` are screened lower estimates, in both).
 
     python benchmarks/ensemble_cost.py --bounds 'benchmarks/results/precise/runs-*-s[0-4].json'
+
+``--members RUN`` replays one recorded precise run (``runs-RUN.json``) through the three rules,
+a decision after every trial from 20 on, and prints where each first stops, with the ensemble
+members' bounds, log evidences and BMA weights there.
+
+    python benchmarks/ensemble_cost.py --members linear-xgboost-tpe-s1
 """
 
 from __future__ import annotations
@@ -91,6 +97,35 @@ def compare_bounds(pattern: str) -> list[str]:
     return out
 
 
+def members_at_stops(name: str) -> list[str]:
+    """Where each rule first stops on the recorded precise run ``name``, with its members."""
+    from ray_autoterm.history import History
+    from stopping_rules import run_space
+
+    run = json.loads((Path(__file__).resolve().parent / "results" / "precise"
+                      / f"runs-{name}.json").read_text())
+    space = run_space(run)
+    crits = {r: AutoTermCriterion(rule=r, seed=int(run.get("seed", 0))) for r in RULES}
+    history, out = History(), []
+    for t, tr in enumerate(run["trials"], 1):
+        history.add(f"t{t:04d}", tr["config"], tr["fold_losses"])
+        if t < 20:
+            continue
+        for rule, crit in list(crits.items()):
+            d = crit.evaluate(history, space)
+            if d.should_stop:
+                del crits[rule]
+                members = getattr(crit.improvement_evaluator, "members", [])
+                out.append(f"{rule}: stops at trial {t}, bound {d.regret_bound:.4g} < ε "
+                           f"{d.statistical_error:.4g}" + "".join(
+                               f"; {m['kernel']} {m['bound']:.4g} (log evidence "
+                               f"{m['log_evidence']:.1f}, w {m['weight']:.2f})"
+                               for m in members))
+        if not crits:
+            break
+    return out + [f"{rule}: never stops" for rule in crits]
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--ns", type=int, nargs="+", default=[50, 100])
@@ -100,7 +135,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--out", default=None)
     p.add_argument("--bounds", default=None, metavar="GLOB",
                    help="compare the replay's cached bounds on these runs instead")
+    p.add_argument("--members", default=None, metavar="RUN",
+                   help="where each rule stops on one precise run, with the members' bounds")
     args = p.parse_args(argv)
+    if args.members:
+        print("\n".join(members_at_stops(args.members)))
+        return 0
     if args.bounds:
         print("\n".join(compare_bounds(args.bounds)))
         return 0
