@@ -9,6 +9,7 @@ Import it before numpy, torch or Ray (the environment is read when those load)::
 from __future__ import annotations
 
 import os
+import shlex
 import subprocess
 import sys
 import time
@@ -27,6 +28,20 @@ def single_threaded() -> None:
     """One BLAS/OpenMP thread: a process's CPU time then equals the work of the timed call."""
     for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
         os.environ.setdefault(var, "1")
+
+
+def command_line(script: str, argv: Sequence[str] | None) -> str:
+    """The command that made a result, as a shell line: ``python <script> <arguments>``
+    (``argv`` as given to ``main``, or the process's own arguments when ``None``)."""
+    args = sys.argv[1:] if argv is None else list(argv)
+    return "python " + " ".join(shlex.quote(a) for a in [script, *args])
+
+
+def emit(text: str, out: str | os.PathLike[str] | None) -> None:
+    """Write ``text`` to ``out`` (when given) and print it."""
+    if out:
+        Path(out).write_text(text)
+    print(text)
 
 
 def write_report(text: str, out: str | os.PathLike[str]) -> None:

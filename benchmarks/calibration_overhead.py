@@ -22,7 +22,6 @@ alternating so that a shared machine's load falls on both alike:
 from __future__ import annotations
 
 import argparse
-import shlex
 import statistics
 import sys
 from pathlib import Path
@@ -108,8 +107,7 @@ def main(argv: list[str] | None = None) -> int:
                          f"{1e3 * f['calibrated']:.0f} | {f['calibrated'] / f['paper']:.2f} | "
                          f"{1e3 * step / args.repeats:.1f} | {100 * step / whole:.1f}% |")
             print(lines[-1], flush=True)
-    command = "python " + " ".join(shlex.quote(a) for a in [
-        "benchmarks/calibration_overhead.py", *(sys.argv[1:] if argv is None else argv)])
+    command = _bench.command_line("benchmarks/calibration_overhead.py", argv)
     text = "\n".join([
         "# CPU ms per decision: the calibrated bound against the paper's", "",
         f"Command: `{command}`; {_bench.describe(_bench.provenance())}.", "",
@@ -124,9 +122,7 @@ def main(argv: list[str] | None = None) -> int:
         f"max {max(ratios):.2f}. The calibration step's share of a steady decision: median "
         f"{100 * statistics.median(shares):.1f}%, max {100 * max(shares):.1f}%.", "",
     ])
-    if args.out:
-        Path(args.out).write_text(text)
-    print(text)
+    _bench.emit(text, args.out)
     return 0
 
 

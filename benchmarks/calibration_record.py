@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import shlex
 import sys
 from pathlib import Path
 from typing import Any
@@ -78,8 +77,7 @@ def main(argv: list[str] | None = None) -> int:
             Path(args.png).mkdir(parents=True, exist_ok=True)
             plot_calibration(rec, args.level, title=name).savefig(
                 Path(args.png) / f"calibration-{name}.png", dpi=110)
-    command = "python " + " ".join(shlex.quote(a) for a in [
-        "benchmarks/calibration_record.py", *(sys.argv[1:] if argv is None else argv)])
+    command = _bench.command_line("benchmarks/calibration_record.py", argv)
     text = "\n".join([
         "# Calibration record of the bound's GP (leave-future-out)", "",
         f"Command: `{command}`; {_bench.describe(_bench.provenance())}.", "",
@@ -89,9 +87,7 @@ def main(argv: list[str] | None = None) -> int:
         f"{below_total} of {total} ({below_total / max(1, total):.1%}).", "",
         *lines, "",
     ])
-    if args.out:
-        Path(args.out).write_text(text)
-    print(text)
+    _bench.emit(text, args.out)
     return 0
 
 

@@ -29,7 +29,6 @@ from __future__ import annotations
 import argparse
 import glob
 import json
-import shlex
 import statistics
 import sys
 import time
@@ -164,8 +163,7 @@ def main(argv: list[str] | None = None) -> int:
                 f"{m['kernel-ensemble'] / m['paper']:.2f} | {1e3 * m['kernel-bma']:.0f} | "
                 f"{m['kernel-bma'] / m['paper']:.2f} |")
             print(lines[-1], flush=True)
-    command = "python " + " ".join(shlex.quote(a) for a in [
-        "benchmarks/ensemble_cost.py", *(sys.argv[1:] if argv is None else argv)])
+    command = _bench.command_line("benchmarks/ensemble_cost.py", argv)
     text = "\n".join([
         "# CPU ms per decision: the kernel ensembles against the paper's rule", "",
         f"Command: `{command}`; {_bench.describe(_bench.provenance())}.", "",
@@ -177,9 +175,7 @@ def main(argv: list[str] | None = None) -> int:
         *(f"Ratio {r}/paper: median {statistics.median(v):.2f}, max {max(v):.2f}."
           for r, v in ratios.items()), "",
     ])
-    if args.out:
-        Path(args.out).write_text(text)
-    print(text)
+    _bench.emit(text, args.out)
     return 0
 
 

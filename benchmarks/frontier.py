@@ -24,14 +24,13 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import shlex
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-import _bench  # noqa: E402,F401  (repository on sys.path)
+import _bench  # noqa: E402  (repository on sys.path)
 from stopping_rules import ORACLE_ROW, rule_statistics  # noqa: E402
 
 TARGET_RYC, TARGET_WORST, TARGET_RTC = -0.005, -0.03, 0.40
@@ -143,8 +142,7 @@ def main(argv: list[str] | None = None) -> int:
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     draw(stats, front, title).savefig(out, dpi=110)
-    command = "python " + " ".join(shlex.quote(a) for a in [
-        "benchmarks/frontier.py", *(sys.argv[1:] if argv is None else argv)])
+    command = _bench.command_line("benchmarks/frontier.py", argv)
     text = "\n".join([
         f"# The frontier: {title}", "", f"Command: `{command}`.", "",
         "Frontier: no other rule has both a higher (or equal) mean RYC and a higher (or equal) "

@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import shlex
 import sys
 from pathlib import Path
 from typing import Any
@@ -97,8 +96,7 @@ def main(argv: list[str] | None = None) -> int:
             f"{rule}: the bound was valid (later CV gain ≤ bound) in {valid} of the "
             f"{len(lossy)} lossy runs, and in {sum(a['bound_valid'] for a in found.values())} of "
             f"the {len(found)} runs it stopped.")
-    command = "python " + " ".join(shlex.quote(a) for a in [
-        "benchmarks/lossy_runs.py", *(sys.argv[1:] if argv is None else argv)])
+    command = _bench.command_line("benchmarks/lossy_runs.py", argv)
     text = "\n".join([
         "# Lossy runs: a wrong bound, or a gain below the CV's error?", "",
         f"Command: `{command}`.", "",
@@ -107,9 +105,7 @@ def main(argv: list[str] | None = None) -> int:
         "not overconfident; the stop came from bound < error, with a gain below the error).",
         "", *summary, "", *lines,
     ])
-    if args.out:
-        Path(args.out).write_text(text)
-    print(text)
+    _bench.emit(text, args.out)
     return 0
 
 

@@ -12,7 +12,6 @@ the same process, one after the other, on the same records.
 from __future__ import annotations
 
 import argparse
-import shlex
 import statistics
 import sys
 from pathlib import Path
@@ -68,8 +67,7 @@ def main(argv: list[str] | None = None) -> int:
                 cells.append(f"{1e3 * statistics.median(ts):.0f}")
             lines.append(f"| {d} | {n} | " + " | ".join(cells) + " |")
             print(lines[-1], flush=True)
-    command = "python " + " ".join(shlex.quote(a) for a in [
-        "benchmarks/overhead_rules.py", *(sys.argv[1:] if argv is None else argv)])
+    command = _bench.command_line("benchmarks/overhead_rules.py", argv)
     text = "\n".join([
         "# CPU ms per decision by rule (steady state, one process)", "",
         f"Command: `{command}`; {_bench.describe(_bench.provenance())}.", "",
@@ -78,9 +76,7 @@ def main(argv: list[str] | None = None) -> int:
         "with other jobs: compare the columns of one row, not absolute values.", "",
         *lines, "",
     ])
-    if args.out:
-        Path(args.out).write_text(text)
-    print(text)
+    _bench.emit(text, args.out)
     return 0
 
 

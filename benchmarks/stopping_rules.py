@@ -63,7 +63,6 @@ import argparse
 import json
 import math
 import os
-import shlex
 import sys
 import time
 import warnings
@@ -948,8 +947,7 @@ def main(argv: list[str] | None = None) -> int:
         groups[label.strip()] = pattern.strip()
     if args.precise:
         groups = {**PRECISE_GROUPS, **groups}
-    command = "python " + " ".join(shlex.quote(a) for a in [
-        "benchmarks/stopping_rules.py", *(sys.argv[1:] if argv is None else argv)])
+    command = _bench.command_line("benchmarks/stopping_rules.py", argv)
     if groups:
         out = args.out or str(RESULTS / ("precise/table.md" if args.precise else "groups.md"))
         return grouped_main(groups, out, args.from_trial, args.jobs, args.recompute,

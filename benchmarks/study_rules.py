@@ -27,7 +27,6 @@ import argparse
 import glob
 import json
 import math
-import shlex
 import sys
 import time
 import warnings
@@ -456,8 +455,7 @@ def main(argv: list[str] | None = None) -> int:
     timing += (" (paper/cv-noise: fit + bound, screened against the largest error; "
                "prb: sampling only)")
     runs = [json.loads(Path(p).read_text()) for p in run_paths]
-    command = "python " + " ".join(shlex.quote(a) for a in [
-        "benchmarks/study_rules.py", *(sys.argv[1:] if argv is None else argv)])
+    command = _bench.command_line("benchmarks/study_rules.py", argv)
     text = "\n".join([
         "# Stopping rules and their knobs, replayed", "",
         *([Path(args.notes).read_text().strip(), ""] if args.notes else []),
