@@ -92,10 +92,13 @@ def main(argv: list[str] | None = None) -> int:
                 f"{a['gain']:.4g} | {a['bound']:.4g} | {a['error']:.4g} | "
                 f"{a['gain'] / a['error']:.2f} | {'yes' if a['bound_valid'] else '**no**'} |")
         lines.append("")
+        gained = sum(r["ryc"] > -LOSS_TOLERANCE for r in mine if r["stopped"])
         summary.append(
             f"{rule}: the bound was valid (later CV gain ≤ bound) in {valid} of the "
             f"{len(lossy)} lossy runs, and in {sum(a['bound_valid'] for a in found.values())} of "
-            f"the {len(found)} runs it stopped.")
+            f"the {len(found)} runs it stopped; of those, {len(lossy)} lost more than 0.5% and "
+            f"{gained} gained more than 0.5% (the incumbent at the stop better on the test set "
+            f"than the final one).")
     command = _bench.command_line("benchmarks/lossy_runs.py", argv)
     text = "\n".join([
         "# Lossy runs: a wrong bound, or a gain below the CV's error?", "",
