@@ -59,8 +59,12 @@ class AutoTermCriterion:
     same bound with another error; ``"cv-noise"`` fits the bound's GP with each trial's Eq. 9
     variance as known noise; ``"prb"`` is Wilson (2024)'s probabilistic regret bound and
     ``"prb-3"`` the same at 3 consecutive decisions; ``"emsr-gap"`` is Ishibashi et al.
-    (2023)'s gap of expected minimum simple regrets. A part given explicitly replaces the
-    preset's (the preset gives the others); decisions then name the rule ``"custom"``.
+    (2023)'s gap of expected minimum simple regrets; ``"calibrated"`` (and
+    ``"calibrated-pooled"``) widens Eq. 8's ``sqrt(β_t)`` by the GP's record on the search's
+    next trials; ``"kernel-ensemble"`` and ``"kernel-bma"`` combine the bounds of GPs with
+    three kernels (their maximum, or their marginal-likelihood-weighted mean). A part given
+    explicitly replaces the preset's (the preset gives the others); decisions then name the
+    rule ``"custom"``.
 
     Args:
         mode: ``"min"`` if the fold values are losses, ``"max"`` if they are scores (negated).
