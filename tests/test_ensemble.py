@@ -157,3 +157,26 @@ def test_module_examples_run() -> None:
 
     result = doctest.testmod(ensemble, optionflags=doctest.ELLIPSIS, verbose=False)
     assert result.attempted >= 5 and result.failed == 0
+
+
+@pytest.mark.parametrize("rule", ["kernel-ensemble", "kernel-bma"])
+def test_the_stopper_decides_with_an_ensemble_rule(rule: str, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """AutoTermStopper(rule=...) takes the ensemble rules (real GP fits, no Tune): its
+    decisions name every kernel's bound, and the decision log keeps them."""
+    from ray_autoterm import AutoTermStopper
+    from ray_autoterm.report import load_decisions
+
+    stopper = AutoTermStopper(rule=rule, mode="min", background=False, seed=0,
+                              log_dir=str(tmp_path), min_trials=10)
+    rng = np.random.default_rng(0)
+    for i in range(24):
+        x = rng.random(2)
+        loss = float(((x - 0.3) ** 2).sum())
+        stopper(f"t{i:03d}", {"config": {"a": float(x[0]), "b": float(x[1])},
+                              "cv_scores": list(loss + 0.05 * rng.standard_normal(5)),
+                              "done": True})
+    last = stopper.decisions[-1]
+    assert last.rule == rule and last.regret_bound is not None and last.regret_bound >= 0
+    assert all(k in last.reason for k in KERNELS), last.reason
+    logged = load_decisions(str(tmp_path))
+    assert logged[-1].reason == last.reason
