@@ -5,7 +5,6 @@ from __future__ import annotations
 import dataclasses
 import inspect
 import logging
-import math
 import os
 import threading
 import uuid
@@ -28,7 +27,14 @@ from ray_autoterm.tune import _events as events
 from ray_autoterm.tune import _tune_internals as internals
 from ray_autoterm.tune._direction import Direction
 from ray_autoterm.tune._keys import CV_SCORES_KEY
-from ray_autoterm.tune._log import append_calibration, append_decision, write_stop
+from ray_autoterm.tune._log import (
+    append_decision,
+    log_calibration,
+    log_milestone,
+    log_stop,
+    write_stop,
+)
+from ray_autoterm.tune._progress import PROGRESS_KEY, ProgressCache, progress_metrics
 from ray_autoterm.tune._shared import SharedState, attach
 from ray_autoterm.tune._worker import DecisionWorker
 from ray_autoterm.tune.callback import AutoTermCallback
@@ -37,9 +43,6 @@ if TYPE_CHECKING:
     from ray_autoterm.tune.searcher import AutoTermSearcher
 
 logger = logging.getLogger("ray_autoterm")
-
-PROGRESS_KEY = "autoterm"
-"""Prefix of the progress metrics added to every result (``autoterm/regret_bound``, ...)."""
 
 _INBOX_BATCH = 64  # queued results that wake the worker to record them (trial ends always do)
 _RUNTIME = ("_lock", "_decide_lock", "_worker", "_last_result", "_recent_ended", "_bound",
@@ -358,7 +361,7 @@ class AutoTermStopper(Stopper):
         self._bound = False
         self._has_callback = False
         self._requested = self._decided_count  # the completion count last decided or requested
-        self._progress_cache: tuple[tuple[int, bool], dict[str, float]] | None = None
+        self._progress_cache: ProgressCache | None = None
 
     def __getstate__(self) -> dict[str, Any]:
         self._flush()  # nothing queued is lost with a checkpoint
@@ -637,68 +640,24 @@ class AutoTermStopper(Stopper):
             )
             self.log_dir = ""
         append_decision(self.log_dir, decision)
-        self._log_calibration()
+        self._calibration_written = log_calibration(
+            self.log_dir, self.run_id, self.criterion.improvement_evaluator,
+            self._calibration_written)
         if fired:
             write_stop(self.log_dir, decision, self.running_at_stop)
-            self._log_stop(decision)
-        elif decision.num_trials >= self._next_milestone:
-            step = 10 ** max(1, int(math.log10(decision.num_trials)))
-            self._next_milestone = (decision.num_trials // step + 1) * step
-            logger.info("ray-autoterm: %s", decision.summary())
-
-    def _log_calibration(self) -> None:
-        """Append the calibration record's new entries (``rule="calibrated"``) to the log."""
-        evaluator = self.criterion.improvement_evaluator
-        record = getattr(evaluator, "record", None)
-        if record is None or len(record) <= self._calibration_written:
-            return
-        level = float(getattr(evaluator, "level", 0.9))
-        append_calibration(self.log_dir, self.run_id, level, record[self._calibration_written:])
-        self._calibration_written = len(record)
-
-    def _log_stop(self, decision: Decision) -> None:
-        if decision.error_source == "none":
-            logger.error("ray-autoterm stops the experiment: %s", decision.reason)
-            return
-        # The same count as `ray-autoterm report`: trials started so far that the decision did
-        # not count (running at the stop, or without usable fold scores).
-        started = self._started | {record.trial_id for record in self._state.snapshot()}
-        extra = max(0, len(started) - decision.num_trials)
-        usable = "usable validation results" if self._holdout else "usable fold scores"
-        logger.info(
-            "ray-autoterm stops the experiment after %d trials with %s (%d more started "
-            "trial%s not counted so far: running at the stop, or without %s): the regret bound "
-            "%.4g is below the statistical error %.4g. Incumbent: trial %s, mean %s = %.6g, "
-            "config %s.",
-            decision.num_trials, usable, extra, "s" * (extra != 1), usable, decision.regret_bound,
-            decision.statistical_error,
-            decision.incumbent_trial_id,
-            self._state.holdout_mean_key if self._holdout else self.cv_scores_key,
-            decision.incumbent_value,
-            decision.incumbent_config,
-        )
+            # Trials started so far, as `ray-autoterm report` counts them.
+            started = self._started | {record.trial_id for record in self._state.snapshot()}
+            value_key = self._state.holdout_mean_key if self._holdout else self.cv_scores_key
+            log_stop(decision, len(started), self._holdout, value_key)
+        else:
+            self._next_milestone = log_milestone(decision, self._next_milestone)
 
     def _progress(self) -> dict[str, float]:
         """The numbers ``report_progress`` adds to every result (rebuilt once per decision:
         this is on Tune's per-result path)."""
-        key = (len(self.decisions), self._state.fired is None)
-        cached = self._progress_cache
-        if cached is not None and cached[0] == key:
-            return cached[1]
-        last = self.decisions[-1] if self.decisions else None
-        nan = float("nan")
-
-        def num(v: float | None) -> float:
-            return nan if v is None else float(v)
-
-        progress = {
-            f"{PROGRESS_KEY}/regret_bound": num(last.regret_bound if last else None),
-            f"{PROGRESS_KEY}/statistical_error": num(last.statistical_error if last else None),
-            f"{PROGRESS_KEY}/num_trials": float(last.num_trials if last else 0),
-            f"{PROGRESS_KEY}/stopped": float(self._state.fired is not None),
-        }
-        self._progress_cache = (key, progress)
-        return progress
+        self._progress_cache = progress_metrics(
+            self.decisions, self._state.fired is not None, self._progress_cache)
+        return self._progress_cache[1]
 
 
 def _criterion_keywords() -> set[str]:
@@ -714,4 +673,4 @@ def _stopper_keywords() -> set[str]:
     return {n for n, p in params.items() if p.kind is not inspect.Parameter.VAR_KEYWORD}
 
 
-__all__ = ["AutoTermStopper", "SearchSpaceError"]
+__all__ = ["PROGRESS_KEY", "AutoTermStopper", "SearchSpaceError"]
