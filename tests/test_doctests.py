@@ -26,6 +26,8 @@ CORE_MODULES = [
     "ray_autoterm.tune.callback",
     "ray_autoterm.tune._worker",
     "ray_autoterm.tune._direction",
+    "ray_autoterm.tune._log",
+    "ray_autoterm.tune._progress",
     "ray_autoterm.tune.searcher",
     "ray_autoterm.tune.reporting",
     "ray_autoterm.tune.results",
