@@ -165,16 +165,11 @@ def test_the_stopper_decides_with_an_ensemble_rule(rule: str, tmp_path) -> None:
     decisions name every kernel's bound, and the decision log keeps them."""
     from ray_autoterm import AutoTermStopper
     from ray_autoterm.report import load_decisions
+    from tune_objectives import feed_quadratic
 
     stopper = AutoTermStopper(rule=rule, mode="min", background=False, seed=0,
                               log_dir=str(tmp_path), min_trials=10)
-    rng = np.random.default_rng(0)
-    for i in range(24):
-        x = rng.random(2)
-        loss = float(((x - 0.3) ** 2).sum())
-        stopper(f"t{i:03d}", {"config": {"a": float(x[0]), "b": float(x[1])},
-                              "cv_scores": list(loss + 0.05 * rng.standard_normal(5)),
-                              "done": True})
+    feed_quadratic(stopper, 24)
     last = stopper.decisions[-1]
     assert last.rule == rule and last.regret_bound is not None and last.regret_bound >= 0
     assert all(k in last.reason for k in KERNELS), last.reason

@@ -288,22 +288,14 @@ def test_report_draws_the_calibration_record_of_a_calibrated_run(tmp_path: Path,
     """A real calibrated stopper (real GP fits, no Tune) fed 40 trials writes its calibration
     record next to the decision log; the report says how many trials beat the GP's interval
     and draws the record in a second figure."""
-    import numpy as np
 
     from ray_autoterm import AutoTermStopper
     from ray_autoterm.report import load_calibration
+    from tune_objectives import feed_quadratic
 
     stopper = AutoTermStopper(rule="calibrated", mode="min", background=False, seed=0,
                               log_dir=str(tmp_path), min_trials=10)
-    rng = np.random.default_rng(0)
-    for i in range(40):
-        x = rng.random(2)
-        loss = float(((x - 0.3) ** 2).sum())
-        stopper(f"t{i:03d}", {"config": {"a": float(x[0]), "b": float(x[1])},
-                              "cv_scores": list(loss + 0.05 * rng.standard_normal(5)),
-                              "done": True})
-        if stopper.fired:
-            break
+    feed_quadratic(stopper, 40, until_fired=True)
     record = stopper.criterion.improvement_evaluator.record
     assert record, "the calibrated rule scored trials against earlier GPs"
     logged, level = load_calibration(str(tmp_path), stopper.run_id)

@@ -6,6 +6,7 @@ import math
 import os
 import signal
 import zlib
+from typing import Any
 
 import numpy as np
 from ray import tune
@@ -165,3 +166,17 @@ def quadratic_half_cpu(config: dict) -> None:
 
     time.sleep(0.1)
     report_cv_scores(folds_for(config, noise=0.05), mode="min")
+
+
+def feed_quadratic(stopper: Any, n: int, until_fired: bool = False, seed: int = 0) -> None:
+    """Call ``stopper`` as Tune would with ``n`` completed trials of a 2-parameter quadratic
+    (5 noisy folds each, trial ids t000, t001, ...); stop early once it fired if asked."""
+    rng = np.random.default_rng(seed)
+    for i in range(n):
+        x = rng.random(2)
+        loss = float(((x - 0.3) ** 2).sum())
+        stopper(f"t{i:03d}", {"config": {"a": float(x[0]), "b": float(x[1])},
+                              "cv_scores": list(loss + 0.05 * rng.standard_normal(5)),
+                              "done": True})
+        if until_fired and stopper.fired:
+            return
