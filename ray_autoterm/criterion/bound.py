@@ -8,12 +8,7 @@ import numpy as np
 
 from ray_autoterm._validation import check_open_unit, check_positive_float, check_positive_int
 from ray_autoterm.criterion.improvement import GPImprovementEvaluator, Improvement, Observations
-from ray_autoterm.criterion.regret import (
-    RegretBound,
-    regret_bound,
-    regret_bound_beta,
-    top_subset,
-)
+from ray_autoterm.criterion.regret import regret_bound, regret_bound_beta, top_subset
 from ray_autoterm.errors import invalid
 
 if TYPE_CHECKING:
@@ -130,47 +125,34 @@ class RegretBoundEvaluator(GPImprovementEvaluator):
             return super().fit(X, y, role, yvar)
         return self.fitter.fit(X, y, role=role, yvar=yvar, input_warping=True)
 
-    def _fit_set(self, observations: Observations) -> tuple[np.ndarray, np.ndarray, np.ndarray,
-                                                             np.ndarray | None]:
-        """The trials the bound's GP is fitted on (Appendix A.2): their indices, inputs,
-        losses and (``noise="cv"``) known noise variances."""
-        losses, X = observations.losses, observations.X
+    def evaluate(self, observations: Observations, threshold: float) -> Improvement:
+        losses, X, space = observations.losses, observations.X, observations.space
         yvar_all = self.noise_variances(observations.records)
         idx = top_subset(losses, self.min_fit, self.fit_fraction, X)
-        return idx, X[idx], losses[idx], None if yvar_all is None else yvar_all[idx]
-
-    def _bound(self, model: Any, X_fit: np.ndarray, space: Any, beta: float,
-               stop_below: float | None, last: tuple[Any, float, RegretBound] | None,
-               warm: np.ndarray | None) -> RegretBound:
-        """Eq. 8's bound of ``model`` with ``β``: ``last`` (the previous ``(model, β, bound)``)
-        when its GP and ``β`` are unchanged and it is exact or already at or above
-        ``stop_below``; else a new LCB minimisation warm-started at ``warm``."""
+        X_fit, y_fit = X[idx], losses[idx]
+        yvar = None if yvar_all is None else yvar_all[idx]
+        model = self.fit(X_fit, y_fit, "bound", yvar)
+        beta = regret_bound_beta(len(space.params), len(idx), self.delta, self.beta_scale)
+        beta, note = self._calibrate(observations, model, beta)
+        extra = self._last_argmin if (
+            self._last_argmin is not None and self._last_argmin.shape == (space.dim,)
+        ) else None
+        # The exact minimisation is needed only where the bound could fall below the
+        # threshold (see ``exact``).
+        stop_below = None if self.exact else threshold
+        last = self._last_bound
         if last is not None and last[0] is model and last[1] == beta and (
             last[2].exact or (stop_below is not None and last[2].bound >= stop_below)
         ):
             # The new trial did not enter the fit set: same GP (the fitter's cache), same β,
             # hence the same bound; skip the LCB optimisation.
-            return last[2]
-        if warm is not None and warm.shape != (space.dim,):
-            warm = None
-        return regret_bound(
-            model, X_fit, space.bounds, beta, space.onehot_groups, warm,
-            num_restarts=self.num_restarts, raw_samples=self.raw_samples, seed=self.seed,
-            stop_below=stop_below,
-        )
-
-    def evaluate(self, observations: Observations, threshold: float) -> Improvement:
-        space = observations.space
-        idx, X_fit, y_fit, yvar = self._fit_set(observations)
-        model = self.fit(X_fit, y_fit, "bound", yvar)
-        beta = regret_bound_beta(len(space.params), len(idx), self.delta, self.beta_scale)
-        beta, note = self._calibrate(observations, model, beta)
-        # The exact minimisation is needed only where the bound could fall below the
-        # threshold (see ``exact``).
-        stop_below = None if self.exact else threshold
-        last = self._last_bound
-        rb = self._bound(model, X_fit, space, beta, stop_below, last, self._last_argmin)
-        if last is None or rb is not last[2]:  # a new minimisation (else the same record)
+            rb = last[2]
+        else:
+            rb = regret_bound(
+                model, X_fit, space.bounds, beta, space.onehot_groups, extra,
+                num_restarts=self.num_restarts, raw_samples=self.raw_samples, seed=self.seed,
+                stop_below=stop_below,
+            )
             self._last_bound = (model, beta, rb)
         self._last_argmin = rb.argmin_lcb
         label = "the regret bound" + (

@@ -31,7 +31,7 @@ import numpy as np
 
 from ray_autoterm.criterion.bound import RegretBoundEvaluator
 from ray_autoterm.criterion.improvement import Improvement, Observations
-from ray_autoterm.criterion.regret import RegretBound, regret_bound_beta
+from ray_autoterm.criterion.regret import RegretBound, regret_bound, regret_bound_beta, top_subset
 from ray_autoterm.errors import invalid
 from ray_autoterm.gp import KERNELS, check_kernel
 
@@ -178,16 +178,28 @@ class KernelEnsembleRegretBoundEvaluator(RegretBoundEvaluator):
                       beta: float, stop_below: float | None) -> RegretBound:
         """Member ``kernel``'s Eq. 8 bound (its last one when its GP and ``β`` are unchanged)."""
         last = self._last_bounds.get(kernel)
-        rb = self._bound(model, X_fit, space, beta, stop_below, last,
-                         self._last_argmins.get(kernel))
-        if last is None or rb is not last[2]:  # a new minimisation (else the same record)
-            self._last_bounds[kernel] = (model, beta, rb)
-            self._last_argmins[kernel] = rb.argmin_lcb
+        if last is not None and last[0] is model and last[1] == beta and (
+            last[2].exact or (stop_below is not None and last[2].bound >= stop_below)
+        ):
+            return last[2]
+        extra = self._last_argmins.get(kernel)
+        if extra is not None and extra.shape != (space.dim,):
+            extra = None
+        rb = regret_bound(
+            model, X_fit, space.bounds, beta, space.onehot_groups, extra,
+            num_restarts=self.num_restarts, raw_samples=self.raw_samples, seed=self.seed,
+            stop_below=stop_below,
+        )
+        self._last_bounds[kernel] = (model, beta, rb)
+        self._last_argmins[kernel] = rb.argmin_lcb
         return rb
 
     def evaluate(self, observations: Observations, threshold: float) -> Improvement:
-        space = observations.space
-        idx, X_fit, y_fit, yvar = self._fit_set(observations)
+        losses, X, space = observations.losses, observations.X, observations.space
+        yvar_all = self.noise_variances(observations.records)
+        idx = top_subset(losses, self.min_fit, self.fit_fraction, X)
+        X_fit, y_fit = X[idx], losses[idx]
+        yvar = None if yvar_all is None else yvar_all[idx]
         models = {k: self.fitter.fit(X_fit, y_fit, role="bound", yvar=yvar,
                                      input_warping=self.input_warping, kernel=k)
                   for k in self.kernels}
